@@ -1,0 +1,2 @@
+"""The pure core: plain dataclasses and functions. No Kafka, Redis, faust or network imports
+(enforced by tests/unit/test_layering.py)."""

@@ -1,0 +1,72 @@
+"""The obspipe span: one span, as every codec produces it and the assembler consumes it.
+
+The field names and meanings are those of DESIGN.md §3 (and of OTLP): ids are lowercase hex
+strings (32 chars for trace ids, 16 for span ids), times are integer nanoseconds since the epoch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+SpanKind = Literal["INTERNAL", "SERVER", "CLIENT", "PRODUCER", "CONSUMER"]
+StatusCode = Literal["UNSET", "OK", "ERROR"]
+SPAN_KINDS: tuple[SpanKind, ...] = ("INTERNAL", "SERVER", "CLIENT", "PRODUCER", "CONSUMER")
+STATUS_CODES: tuple[StatusCode, ...] = ("UNSET", "OK", "ERROR")
+
+# W3C trace-context flag bit 0: the caller sampled this trace.
+FLAG_SAMPLED = 0x01
+
+# Resource attributes that name the host a span's clock belongs to, in order of preference.
+HOST_KEYS: tuple[str, ...] = ("host.name", "host.id", "service.instance.id")
+
+Attributes = dict[str, Any]
+
+
+@dataclass(slots=True)
+class SpanLink:
+    """A link from a span to a span of (usually) another trace."""
+
+    trace_id: str
+    span_id: str
+    attributes: Attributes = field(default_factory=dict)
+    trace_state: str = ""
+
+
+@dataclass(slots=True)
+class Span:
+    """One span. Only trace_id, span_id, name, both times and the service name are required."""
+
+    trace_id: str
+    span_id: str
+    name: str
+    start_time_unix_nano: int
+    end_time_unix_nano: int
+    service_name: str
+    parent_span_id: str | None = None
+    kind: SpanKind = "INTERNAL"
+    status_code: StatusCode = "UNSET"
+    status_message: str = ""
+    resource: Attributes = field(default_factory=dict)
+    attributes: Attributes = field(default_factory=dict)
+    links: list[SpanLink] = field(default_factory=list)
+    trace_state: str = ""
+    flags: int = FLAG_SAMPLED
+
+    @property
+    def duration_ns(self) -> int:
+        return self.end_time_unix_nano - self.start_time_unix_nano
+
+    @property
+    def host(self) -> str | None:
+        """The host whose clock timed this span; None when unknown (then it matches no other span)."""
+        res = self.resource
+        for key in HOST_KEYS:
+            value = res.get(key)
+            if value:
+                return str(value)
+        return None
+
+    @property
+    def sampled(self) -> bool:
+        return bool(self.flags & FLAG_SAMPLED)

