@@ -1,0 +1,73 @@
+"""The working state one trace passes through while it is assembled, and the options.
+
+Every stage of `assembler.py` takes a `WorkingTrace` and returns it (STYLE.md practice 2).
+Spans are addressed by their index in `spans`; per-span values live in parallel lists, which is
+what keeps assembly at a few microseconds per span (no per-span node objects).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pipeline.domain.span import Span
+
+# Diagnostic codes (DESIGN.md §3). The windowing layer adds TRACE_TRUNCATED and LATE_SPANS.
+ORPHAN_SPAN = "ORPHAN_SPAN"
+MULTIPLE_ROOTS = "MULTIPLE_ROOTS"
+PARENT_CYCLE = "PARENT_CYCLE"
+DUPLICATE_SPAN_ID = "DUPLICATE_SPAN_ID"
+CLOCK_SKEW_ADJUSTED = "CLOCK_SKEW_ADJUSTED"
+CLOCK_SKEW_EXCEEDED = "CLOCK_SKEW_EXCEEDED"
+QUEUE_PARENT_CHILD = "QUEUE_PARENT_CHILD"
+SAMPLING_INCONSISTENT = "SAMPLING_INCONSISTENT"
+
+NO_PARENT = -1
+TRACE_LEVEL = -1  # the span index of a diagnostic about the whole trace
+
+
+@dataclass(frozen=True, slots=True)
+class AssemblyOptions:
+    """How to assemble a trace.
+
+    Attributes:
+        max_clock_skew_adjustment_ns: largest clock-skew shift applied to a span; a larger one
+            is not applied and is reported (CLOCK_SKEW_EXCEEDED). 0 disables correction.
+    """
+
+    max_clock_skew_adjustment_ns: int = 600_000_000_000  # 10 min, as DESIGN.md §4
+
+    def __post_init__(self) -> None:
+        if self.max_clock_skew_adjustment_ns < 0:
+            got = self.max_clock_skew_adjustment_ns
+            raise ValueError(f"max_clock_skew_adjustment_ns must be >= 0 (0 disables), got {got}")
+
+
+@dataclass(slots=True)
+class WorkingTrace:
+    """One trace between stages. Lists are indexed by span index unless said otherwise."""
+
+    trace_id: str
+    options: AssemblyOptions
+    spans: list[Span]
+    span_ids: list[str]
+    dup_rank: list[int]  # 0 for the first (canonical) copy of a span id, 1.. for conflicting copies
+    index: dict[str, int]  # span id -> index of its canonical copy
+    parent: list[int] = field(default_factory=list)
+    children: list[list[int]] = field(default_factory=list)
+    roots: list[int] = field(default_factory=list)  # after `order_tree`: in tree order
+    orphans: list[int] = field(default_factory=list)
+    start: list[int] = field(default_factory=list)  # adjusted start
+    end: list[int] = field(default_factory=list)  # adjusted end
+    skew: list[int] = field(default_factory=list)
+    order: list[int] = field(default_factory=list)  # span indexes in tree order
+    position: list[int] = field(default_factory=list)  # span index -> position in `order`
+    depth: list[int] = field(default_factory=list)
+    self_time: list[int] = field(default_factory=list)
+    on_critical_path: list[bool] = field(default_factory=list)
+    critical_path: list[tuple[int, int, int]] = field(default_factory=list)  # (span index, start, end)
+    # (span index or TRACE_LEVEL, code, message); sorted into tree order by the record stage
+    diagnostics: list[tuple[int, str, str]] = field(default_factory=list)
+
+    def sort_key(self, i: int) -> tuple[int, str, int]:
+        """Sibling order: adjusted start, then span id, then copy rank (DESIGN.md §3)."""
+        return (self.start[i], self.span_ids[i], self.dup_rank[i])
