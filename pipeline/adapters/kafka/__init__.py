@@ -1,0 +1,1 @@
+"""Kafka adapters: the embedded broker, topic admin, librdkafka configs and producers."""

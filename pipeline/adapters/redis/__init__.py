@@ -1,0 +1,1 @@
+"""Redis adapters: the embedded Valkey server and the stores built on Redis."""

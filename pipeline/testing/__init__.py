@@ -1,0 +1,1 @@
+"""Test helpers shared by tests/integration and tests/e2e (real broker and Redis, no mocks)."""
