@@ -95,6 +95,22 @@ class Settings(BaseSettings):
         600_000_000, ge=0, description="OBSPIPE_MAX_CLOCK_SKEW_ADJUSTMENT_US: 0 disables correction."
     )
     bundle_max_spans: int = Field(500, ge=1, description="OBSPIPE_BUNDLE_MAX_SPANS: spans per bundle record.")
+    assembler_tick_s: float = Field(
+        0.1, gt=0, le=10, description="OBSPIPE_ASSEMBLER_TICK_S: how often due trace windows are released."
+    )
+    trace_index_enabled: bool = Field(
+        True, description="OBSPIPE_TRACE_INDEX_ENABLED: the assembler writes the Redis trace index."
+    )
+    trace_index_prefix: str = Field("obspipe", description="OBSPIPE_TRACE_INDEX_PREFIX: Redis key prefix.")
+    trace_index_ttl_s: int = Field(
+        86_400, ge=1, description="OBSPIPE_TRACE_INDEX_TTL_S: how long a trace stays in the index."
+    )
+    trace_index_recent_max: int = Field(
+        1_000, ge=1, description="OBSPIPE_TRACE_INDEX_RECENT_MAX: recent/error traces kept per service."
+    )
+    trace_index_buffer_max: int = Field(
+        20_000, ge=1, description="OBSPIPE_TRACE_INDEX_BUFFER_MAX: index writes buffered while Redis is down."
+    )
 
     # --- metrics, SLOs, alerts, on-call ----------------------------------------------------
     red_window_s: int = Field(10, ge=1, description="OBSPIPE_RED_WINDOW_S: tumbling window length.")

@@ -1,0 +1,223 @@
+"""The Redis trace index, written off the data plane's critical path (DESIGN.md §4).
+
+Key layout (prefix `P`, default "obspipe"):
+
+- `P:trace:{trace_id}`: hash {rev, json}: the highest revision's assembled record; TTL.
+- `P:recent:{service}`, `P:errors:{service}`: sorted sets trace_id -> start time (ms),
+  trimmed to the newest `recent_max`.
+- `P:services`: sorted set service -> last time seen (ms).
+- `P:links-in:{trace_id}`: set of JSON entries {trace_id, span_id, linked_span_id} of spans in
+  other traces that link to this one (the reverse-link index); TTL.
+
+`put()` appends to a bounded in-memory buffer and returns. A background thread writes batches
+with one pipelined round trip; when Redis is unreachable it keeps the batch, backs off
+(0.05 s doubling to 2 s) and retries; when the buffer is full the oldest write is dropped and
+counted (`stats.overflow`). The data plane (assembly, Kafka output, acks) never waits on it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable
+from typing import Any
+
+import orjson
+import redis
+
+from pipeline.domain.trace_index import AssembledTrace, IndexStats, TraceSummary, index_entries
+
+log = logging.getLogger(__name__)
+
+# Stores the record unless a higher revision is already there (writes can be retried out of
+# order). KEYS[1] = trace hash; ARGV = revision, json, ttl seconds.
+_PUT_TRACE = """
+local cur = tonumber(redis.call('HGET', KEYS[1], 'rev') or '0')
+if cur > tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], 'rev', ARGV[1], 'json', ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return 1
+"""
+
+_BATCH = 200  # traces per pipelined round trip
+_BACKOFF_MIN_S = 0.05
+_BACKOFF_MAX_S = 2.0
+
+
+class RedisTraceIndex:
+    """A `TraceIndex` on Redis; `start()` launches the writer thread (see module docstring)."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        *,
+        prefix: str = "obspipe",
+        ttl_s: int = 86_400,
+        recent_max: int = 1_000,
+        buffer_max: int = 20_000,
+    ) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.ttl_s = ttl_s
+        self.recent_max = recent_max
+        self.buffer_max = buffer_max
+        self.stats = IndexStats()
+        self._buffer: deque[bytes] = deque()
+        self._cond = threading.Condition()
+        self._inflight = 0
+        self._closed = False
+        self._thread: threading.Thread | None = None
+        self._script = client.register_script(_PUT_TRACE)
+
+    @classmethod
+    def from_url(cls, url: str, **kwargs: Any) -> RedisTraceIndex:
+        """Connect lazily to `url` with short socket timeouts (an outage must not stall reads)."""
+        client = redis.Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=1.0)
+        return cls(client, **kwargs)
+
+    def start(self) -> RedisTraceIndex:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="trace-index-writer", daemon=True)
+            self._thread.start()
+        return self
+
+    # ---- writes -------------------------------------------------------------------------
+    def put(self, trace: AssembledTrace) -> None:
+        if self._closed:
+            self.stats.rejected += 1
+            return
+        payload = orjson.dumps(trace)
+        with self._cond:
+            if len(self._buffer) >= self.buffer_max:
+                self._buffer.popleft()
+                self.stats.overflow += 1
+            self._buffer.append(payload)
+            self._cond.notify()
+
+    def _run(self) -> None:
+        backoff = _BACKOFF_MIN_S
+        while True:
+            with self._cond:
+                while not self._buffer and not self._closed:
+                    self._cond.wait()
+                if not self._buffer and self._closed:
+                    return
+                batch = [self._buffer.popleft() for _ in range(min(_BATCH, len(self._buffer)))]
+                self._inflight = len(batch)
+            try:
+                self._write(batch)
+            except (redis.RedisError, OSError) as exc:
+                with self._cond:
+                    self.stats.retries += 1
+                    # Back to the front, within the bound; what does not fit is the oldest.
+                    room = self.buffer_max - len(self._buffer)
+                    keep = batch[-room:] if room > 0 else []
+                    self.stats.overflow += len(batch) - len(keep)
+                    self._buffer.extendleft(reversed(keep))
+                    self._inflight = 0
+                    closed = self._closed
+                if closed:
+                    return
+                log.warning("trace index write failed (%s); retrying in %.2fs", exc, backoff)
+                time.sleep(backoff)
+                backoff = min(backoff * 2, _BACKOFF_MAX_S)
+                continue
+            backoff = _BACKOFF_MIN_S
+            with self._cond:
+                self._inflight = 0
+                self._cond.notify_all()
+
+    def _write(self, batch: list[bytes]) -> None:
+        p = self.prefix
+        now_ms = int(time.time() * 1000)
+        pipe = self.client.pipeline(transaction=False)
+        touched: set[str] = set()
+        script_results: list[int] = []  # where each trace's script result lands in the replies
+        for payload in batch:
+            trace = orjson.loads(payload)
+            trace_id = trace["trace_id"]
+            script_results.append(len(pipe.command_stack))
+            self._script(
+                keys=[f"{p}:trace:{trace_id}"],
+                args=[int(trace["revision"]), payload, self.ttl_s],
+                client=pipe,
+            )
+            services, has_errors, links = index_entries(trace)
+            start_ms = int((trace.get("summary") or {}).get("start_time_unix_nano") or 0) // 1_000_000
+            for service in services:
+                pipe.zadd(f"{p}:recent:{service}", {trace_id: start_ms})
+                touched.add(f"{p}:recent:{service}")
+                if has_errors:
+                    pipe.zadd(f"{p}:errors:{service}", {trace_id: start_ms})
+                    touched.add(f"{p}:errors:{service}")
+                pipe.zadd(f"{p}:services", {service: now_ms})
+            for target, entry in links:
+                key = f"{p}:links-in:{target}"
+                pipe.sadd(key, orjson.dumps(entry, option=orjson.OPT_SORT_KEYS))
+                pipe.expire(key, self.ttl_s)
+        for key in touched:
+            pipe.zremrangebyrank(key, 0, -self.recent_max - 1)
+        results = pipe.execute()
+        stale = sum(1 for i in script_results if results[i] == 0)
+        self.stats.stale += stale
+        self.stats.written += len(batch) - stale
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._buffer or self._inflight:
+                left = deadline - time.monotonic()
+                if left <= 0 or self._thread is None:
+                    return False
+                self._cond.wait(min(left, 0.05))
+        return True
+
+    def shutdown(self, timeout: float = 2.0) -> None:
+        if self._closed:
+            return
+        self.flush(timeout)
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self.client.close()
+
+    @property
+    def buffered(self) -> int:
+        return len(self._buffer)
+
+    # ---- reads --------------------------------------------------------------------------
+    def get(self, trace_id: str) -> dict[str, Any] | None:
+        raw = self.client.hget(f"{self.prefix}:trace:{trace_id}", "json")
+        return None if raw is None else dict(orjson.loads(raw))
+
+    def get_many(self, trace_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        ids = list(trace_ids)
+        if not ids:
+            return {}
+        pipe = self.client.pipeline(transaction=False)
+        for trace_id in ids:
+            pipe.hget(f"{self.prefix}:trace:{trace_id}", "json")
+        return {
+            t: dict(orjson.loads(raw)) for t, raw in zip(ids, pipe.execute(), strict=True) if raw is not None
+        }
+
+    def recent(self, service: str, limit: int = 20, *, errors_only: bool = False) -> list[TraceSummary]:
+        key = f"{self.prefix}:{'errors' if errors_only else 'recent'}:{service}"
+        rows: Any = self.client.zrevrange(key, 0, limit - 1, withscores=True)
+        return [TraceSummary(_text(t), service, int(score) * 1_000_000) for t, score in rows]
+
+    def services(self) -> list[str]:
+        names: Any = self.client.zrange(f"{self.prefix}:services", 0, -1)
+        return sorted(_text(s) for s in names)
+
+    def links_to(self, trace_id: str) -> list[dict[str, str]]:
+        entries = [orjson.loads(raw) for raw in self.client.smembers(f"{self.prefix}:links-in:{trace_id}")]
+        return sorted(entries, key=lambda e: (e["trace_id"], e["span_id"], e["linked_span_id"]))
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

@@ -1,0 +1,157 @@
+"""The trace index port: assembled traces by id, recent and error traces per service, and the
+reverse-link index (which traces link *to* a trace).
+
+`TraceIndex` is the interface; `InMemoryTraceIndex` is the implementation for unit tests and
+the demo; `pipeline.adapters.redis.trace_index.RedisTraceIndex` is the real one. Writes are
+`put()`s that never block the caller (the Redis one buffers them and retries in the
+background, DESIGN.md §4 static stability); reads answer from what has been written so far.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+AssembledTrace = Mapping[str, Any]  # an assembled_trace/v1 record
+
+
+@dataclass(slots=True)
+class IndexStats:
+    """Counters of index writes; the apps export them as metrics."""
+
+    written: int = 0  # traces written to the store
+    stale: int = 0  # writes skipped because a newer revision was already stored
+    retries: int = 0  # failed write attempts that were retried
+    overflow: int = 0  # writes dropped because the bounded buffer was full
+    rejected: int = 0  # puts after shutdown()
+    extra: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class TraceSummary:
+    """What a listing shows of one trace without loading it."""
+
+    trace_id: str
+    service: str
+    start_time_unix_nano: int
+
+
+@runtime_checkable
+class TraceIndex(Protocol):
+    """Where assembled traces are stored for queries (CLI, dashboard, replay reconciliation)."""
+
+    stats: IndexStats
+
+    def put(self, trace: AssembledTrace) -> None:
+        """Queue a trace for writing; never blocks, never raises for an unreachable store."""
+
+    def get(self, trace_id: str) -> dict[str, Any] | None:
+        """The highest revision stored for `trace_id`, or None."""
+
+    def get_many(self, trace_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """The stored traces among `trace_ids` (absent ones are left out)."""
+
+    def recent(self, service: str, limit: int = 20, *, errors_only: bool = False) -> list[TraceSummary]:
+        """The newest traces (by start time) touching `service`, newest first."""
+
+    def services(self) -> list[str]:
+        """Services seen, sorted."""
+
+    def links_to(self, trace_id: str) -> list[dict[str, str]]:
+        """Incoming links of `trace_id`: [{"trace_id", "span_id", "linked_span_id"}] of the linking spans."""
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until everything put so far is written; False on timeout."""
+
+    def shutdown(self) -> None:
+        """Flush briefly and stop; idempotent. Later puts are rejected and counted."""
+
+
+def index_entries(trace: AssembledTrace) -> tuple[list[str], bool, list[tuple[str, dict[str, str]]]]:
+    """What a trace adds to the secondary indexes.
+
+    Returns:
+        (services, has_errors, outgoing links as (target trace id, incoming-link entry)).
+    """
+    summary = trace.get("summary") or {}
+    services = [str(s) for s in summary.get("services") or ()]
+    has_errors = int(summary.get("error_count") or 0) > 0
+    links: list[tuple[str, dict[str, str]]] = []
+    own = str(trace["trace_id"])
+    for link in trace.get("links") or ():
+        target = str(link.get("trace_id", ""))
+        if target and target != own:
+            entry = {
+                "trace_id": own,
+                "span_id": str(link["span_id"]),
+                "linked_span_id": str(link["linked_span_id"]),
+            }
+            links.append((target, entry))
+    return services, has_errors, links
+
+
+class InMemoryTraceIndex:
+    """A `TraceIndex` in a dict: for unit tests and the demo. Thread-safe; no TTL."""
+
+    def __init__(self, recent_max: int = 1_000) -> None:
+        self.recent_max = recent_max
+        self.stats = IndexStats()
+        self._lock = threading.Lock()
+        self._traces: dict[str, dict[str, Any]] = {}
+        self._recent: dict[tuple[str, bool], dict[str, int]] = {}
+        self._links: dict[str, dict[tuple[str, str, str], dict[str, str]]] = {}
+        self._closed = False
+
+    def put(self, trace: AssembledTrace) -> None:
+        if self._closed:
+            self.stats.rejected += 1
+            return
+        trace_id = str(trace["trace_id"])
+        with self._lock:
+            old = self._traces.get(trace_id)
+            if old is not None and int(old["revision"]) > int(trace["revision"]):
+                self.stats.stale += 1
+                return
+            self._traces[trace_id] = dict(trace)
+            services, has_errors, links = index_entries(trace)
+            start = int((trace.get("summary") or {}).get("start_time_unix_nano") or 0)
+            for service in services:
+                for errors in (False, True) if has_errors else (False,):
+                    bucket = self._recent.setdefault((service, errors), {})
+                    bucket[trace_id] = start
+                    if len(bucket) > self.recent_max:
+                        del bucket[min(bucket, key=lambda t: (bucket[t], t))]
+            for target, entry in links:
+                key = (entry["trace_id"], entry["span_id"], entry["linked_span_id"])
+                self._links.setdefault(target, {})[key] = entry
+            self.stats.written += 1
+
+    def get(self, trace_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            return self._traces.get(trace_id)
+
+    def get_many(self, trace_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        with self._lock:
+            return {t: self._traces[t] for t in trace_ids if t in self._traces}
+
+    def recent(self, service: str, limit: int = 20, *, errors_only: bool = False) -> list[TraceSummary]:
+        with self._lock:
+            bucket = dict(self._recent.get((service, errors_only), {}))
+        newest = sorted(bucket.items(), key=lambda kv: (kv[1], kv[0]), reverse=True)[:limit]
+        return [TraceSummary(t, service, start) for t, start in newest]
+
+    def services(self) -> list[str]:
+        with self._lock:
+            return sorted({service for service, _ in self._recent})
+
+    def links_to(self, trace_id: str) -> list[dict[str, str]]:
+        with self._lock:
+            return sorted(self._links.get(trace_id, {}).values(), key=lambda e: tuple(e.values()))
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        return True
+
+    def shutdown(self) -> None:
+        self._closed = True
