@@ -67,6 +67,17 @@ class Settings(BaseSettings):
     topic_partitions: int = Field(8, ge=1, le=10_000, description="OBSPIPE_TOPIC_PARTITIONS: per topic.")
     topic_replication: int = Field(1, ge=1, le=16, description="OBSPIPE_TOPIC_REPLICATION: factor.")
 
+    # --- span exporter used by instrumented services (pipeline.adapters.otel) ---------------
+    exporter_encoding: Literal["otlp_proto", "otlp_json"] = Field(
+        "otlp_proto", description="OBSPIPE_EXPORTER_ENCODING: record format the KafkaSpanExporter writes."
+    )
+    exporter_queue_max_kbytes: int = Field(
+        65_536, ge=64, description="OBSPIPE_EXPORTER_QUEUE_MAX_KBYTES: local producer queue; full = drop."
+    )
+    exporter_shutdown_timeout_s: float = Field(
+        5.0, ge=0, description="OBSPIPE_EXPORTER_SHUTDOWN_TIMEOUT_S: delivery wait on shutdown."
+    )
+
     # --- input limits (bad records go to the DLQ) ------------------------------------------
     max_attributes_per_span: int = Field(
         256, ge=1, description="OBSPIPE_MAX_ATTRIBUTES_PER_SPAN: attributes (+ resource) per span."

@@ -1,0 +1,228 @@
+"""Cross-trace propagation diagnostics: LOST_CONTEXT_SUSPECTED and CONTEXT_LEAK_SUSPECTED.
+
+The assembler sees one trace at a time; a lost or leaked context shows only when several traces
+are compared. These rules take the spans of many traces (e.g. every trace released in one
+window pass plus the recent caller spans) and return findings per trace, which the windowing
+layer passes to `assemble_trace(..., extra_diagnostics=...)`.
+
+LOST_CONTEXT_SUSPECTED — a trace starts where a caller's context should have continued:
+  (remote) a SERVER or CONSUMER span that is the root of its trace and carries no links, while an
+      *unanswered* CLIENT or PRODUCER span of another trace targets it: a CLIENT span naming the
+      root's service (`peer.service`, `server.address`, `net.peer.name`, `rpc.service` against the
+      root's `service.name`, `server.address`, `rpc.service`) whose interval contains the root's
+      start (± tolerance), or a PRODUCER span to the root's `messaging.destination.name` that
+      ended before the root started (by at most `max_queue_delay_ns`). Unanswered = no span of
+      the caller's own trace is its child. Typical cause: a retry or a client that drops headers.
+  (local) a root of kind INTERNAL, CLIENT or PRODUCER (not an entry point) without links, started
+      inside a SERVER or CONSUMER span of another trace in the same service on the same host.
+      Typical cause: work handed to a thread pool or callback without the context.
+CONTEXT_LEAK_SUSPECTED — a request's work hangs under another request: a span whose
+  request-scoped attribute (`enduser.id`, `session.id`, `app.request.id` by default) differs from
+  the value of its nearest ancestor carrying the same key. Typical cause: a span or context kept
+  in a shared variable and picked up by a concurrent request. Traces without such attributes
+  cannot show a leak; the rule then stays silent rather than guess.
+
+Findings are "suspected": evidence, not proof (a caller may target several instances).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from pipeline.domain.span import Span
+
+LOST_CONTEXT_SUSPECTED = "LOST_CONTEXT_SUSPECTED"
+CONTEXT_LEAK_SUSPECTED = "CONTEXT_LEAK_SUSPECTED"
+
+_CLIENT_TARGET_KEYS = ("peer.service", "server.address", "net.peer.name", "rpc.service")
+_SERVER_NAME_KEYS = ("server.address", "rpc.service", "net.host.name")
+_DESTINATION = "messaging.destination.name"
+
+
+@dataclass(frozen=True, slots=True)
+class RuleOptions:
+    """Thresholds of the rules.
+
+    Attributes:
+        tolerance_ns: slack on time comparisons between hosts (clock skew, scheduling).
+        max_queue_delay_ns: longest producer-to-consumer delay still taken as "this message".
+        request_keys: span attributes that identify the request a span works for.
+        local_rule: apply the in-process (thread pool) rule of LOST_CONTEXT_SUSPECTED.
+    """
+
+    tolerance_ns: int = 1_000_000_000  # 1 s: clocks of hosts on NTP agree far better
+    max_queue_delay_ns: int = 60_000_000_000  # 1 min
+    request_keys: tuple[str, ...] = ("enduser.id", "session.id", "app.request.id")
+    local_rule: bool = True
+
+    def __post_init__(self) -> None:
+        if self.tolerance_ns < 0 or self.max_queue_delay_ns < 0:
+            raise ValueError("tolerance_ns and max_queue_delay_ns must be >= 0")
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One diagnostic about a span; `related_*` name the evidence in the other trace."""
+
+    code: str
+    trace_id: str
+    span_id: str
+    message: str
+    related_trace_id: str | None = None
+    related_span_id: str | None = None
+
+    def as_diagnostic(self) -> dict[str, str]:
+        """The `{"code", "span_id", "message"}` entry of an assembled trace's diagnostics."""
+        return {"code": self.code, "span_id": self.span_id, "message": self.message}
+
+
+DEFAULT_RULES = RuleOptions()
+
+
+def _names(span: Span, keys: tuple[str, ...]) -> set[str]:
+    return {str(v) for k in keys if (v := span.attributes.get(k))}
+
+
+def _server_names(span: Span) -> set[str]:
+    names = _names(span, _SERVER_NAME_KEYS)
+    if span.service_name:
+        names.add(span.service_name)
+    return names
+
+
+def _answered(spans: Sequence[Span]) -> set[tuple[str, str]]:
+    """(trace_id, span_id) of every span that has a child in its own trace."""
+    return {(s.trace_id, s.parent_span_id) for s in spans if s.parent_span_id}
+
+
+def _remote_caller(root: Span, callers: Sequence[Span], opts: RuleOptions) -> Span | None:
+    tol = opts.tolerance_ns
+    start = root.start_time_unix_nano
+    if root.kind == "SERVER":
+        names = _server_names(root)
+        for c in callers:
+            if c.kind != "CLIENT" or c.trace_id == root.trace_id:
+                continue
+            in_time = c.start_time_unix_nano - tol <= start <= c.end_time_unix_nano + tol
+            if in_time and _names(c, _CLIENT_TARGET_KEYS) & names:
+                return c
+        return None
+    destination = root.attributes.get(_DESTINATION)
+    if not destination:
+        return None
+    for c in callers:
+        if c.kind != "PRODUCER" or c.trace_id == root.trace_id:
+            continue
+        if c.attributes.get(_DESTINATION) != destination:
+            continue
+        delay = start - c.end_time_unix_nano
+        if -tol <= delay <= opts.max_queue_delay_ns:
+            return c
+    return None
+
+
+def _same_process(a: Span, b: Span) -> bool:
+    return a.service_name == b.service_name and a.host is not None and a.host == b.host
+
+
+def find_lost_context(spans: Sequence[Span], options: RuleOptions = DEFAULT_RULES) -> list[Finding]:
+    """LOST_CONTEXT_SUSPECTED findings over the spans of many traces (see the module docstring)."""
+    answered = _answered(spans)
+    unanswered = [
+        s for s in spans if s.kind in ("CLIENT", "PRODUCER") and (s.trace_id, s.span_id) not in answered
+    ]
+    entries = [s for s in spans if s.kind in ("SERVER", "CONSUMER")]
+    findings: list[Finding] = []
+    for root in spans:
+        if root.parent_span_id or root.links:
+            continue
+        if root.kind in ("SERVER", "CONSUMER"):
+            caller = _remote_caller(root, unanswered, options)
+            if caller is not None:
+                findings.append(
+                    Finding(
+                        LOST_CONTEXT_SUSPECTED,
+                        root.trace_id,
+                        root.span_id,
+                        f"{root.kind} root of {root.service_name!r} while {caller.kind} span "
+                        f"{caller.span_id} of trace {caller.trace_id} ({caller.service_name!r}) "
+                        "called it without passing its context",
+                        caller.trace_id,
+                        caller.span_id,
+                    )
+                )
+        elif options.local_rule:
+            start = root.start_time_unix_nano
+            for entry in entries:
+                if entry.trace_id == root.trace_id or not _same_process(entry, root):
+                    continue
+                if entry.start_time_unix_nano <= start <= entry.end_time_unix_nano:
+                    findings.append(
+                        Finding(
+                            LOST_CONTEXT_SUSPECTED,
+                            root.trace_id,
+                            root.span_id,
+                            f"{root.kind} root in {root.service_name!r} started inside {entry.kind} "
+                            f"span {entry.span_id} of trace {entry.trace_id} on the same host: "
+                            "work lost its caller's context (thread pool or callback?)",
+                            entry.trace_id,
+                            entry.span_id,
+                        )
+                    )
+                    break
+    return findings
+
+
+def find_context_leaks(spans: Sequence[Span], options: RuleOptions = DEFAULT_RULES) -> list[Finding]:
+    """CONTEXT_LEAK_SUSPECTED findings: request attributes that disagree with an ancestor's."""
+    by_id = {(s.trace_id, s.span_id): s for s in spans}
+    findings: list[Finding] = []
+    for span in spans:
+        for key in options.request_keys:
+            mine = span.attributes.get(key)
+            if mine is None:
+                continue
+            ancestor = _nearest_with(span, key, by_id)
+            if ancestor is not None and ancestor.attributes[key] != mine:
+                findings.append(
+                    Finding(
+                        CONTEXT_LEAK_SUSPECTED,
+                        span.trace_id,
+                        span.span_id,
+                        f"{key}={mine!r} but ancestor {ancestor.span_id} has {key}="
+                        f"{ancestor.attributes[key]!r}: this work belongs to another request",
+                        ancestor.trace_id,
+                        ancestor.span_id,
+                    )
+                )
+                break
+    return findings
+
+
+def _nearest_with(span: Span, key: str, by_id: dict[tuple[str, str], Span]) -> Span | None:
+    seen: set[str] = {span.span_id}
+    current = span
+    while current.parent_span_id and current.parent_span_id not in seen:
+        parent = by_id.get((current.trace_id, current.parent_span_id))
+        if parent is None:
+            return None
+        if key in parent.attributes:
+            return parent
+        seen.add(parent.span_id)
+        current = parent
+    return None
+
+
+def propagation_findings(spans: Iterable[Span], options: RuleOptions = DEFAULT_RULES) -> list[Finding]:
+    """Every cross-trace propagation finding over `spans` (lost context, then leaks)."""
+    materialized = list(spans)
+    return find_lost_context(materialized, options) + find_context_leaks(materialized, options)
+
+
+def diagnostics_by_trace(findings: Iterable[Finding]) -> dict[str, list[dict[str, str]]]:
+    """Findings grouped by trace id, as `extra_diagnostics` for `assemble_trace`."""
+    out: dict[str, list[dict[str, str]]] = {}
+    for f in findings:
+        out.setdefault(f.trace_id, []).append(f.as_diagnostic())
+    return out
