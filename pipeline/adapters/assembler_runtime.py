@@ -1,0 +1,350 @@
+"""The trace assembler's runtime: input records in, assembled traces out, acks at the right time.
+
+Framework-free (no faust import): the faust app in `stream_apps/trace_assembler.py` feeds it
+records with an opaque *handle* (the faust event) and calls `tick()` from a timer; the
+benchmark and tests can drive it the same way. The pieces: the pure window store
+(`pipeline.domain.windows`), the pure assembler (`pipeline.domain.assembly`), an output
+producer with confluent-kafka's `produce/poll/flush` surface, and a `TraceIndex`.
+
+At-least-once order for one released trace (STYLE.md practice 8):
+  1. produce the assembled record to the traces topic and one record per outgoing link to
+     the links topic (keyed and partitioned by the target trace id);
+  2. when librdkafka confirms delivery of *all* of them, `settle` the trace's input positions
+     in the window store; every record whose count reaches zero is acked (`ack(handle)`),
+     and faust commits up to the first unacked offset;
+  3. only then put the record into the trace index (off the critical path: buffered).
+A crash anywhere before 2 leaves the inputs uncommitted: the next owner replays them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import orjson
+
+from pipeline.domain.assembly import AssemblyOptions, assemble_trace
+from pipeline.domain.codec import decode_bundle, span_from_dict
+from pipeline.domain.trace_index import TraceIndex
+from pipeline.domain.windows import IncomingLink, Position, PriorTrace, Released, TraceWindows
+from pipeline.errors import DecodeError, RecordError, ValidationError
+
+log = logging.getLogger(__name__)
+
+RELEASED_AT_HEADER = "obspipe-released-at"  # wall-clock ns at release: for latency measurement
+_HEX = frozenset("0123456789abcdef")
+
+
+class OutputProducer(Protocol):
+    """What the runtime needs of a producer: confluent_kafka.Producer's surface."""
+
+    def produce(self, topic: str, value: bytes, key: bytes, **kwargs: Any) -> None: ...
+    def poll(self, timeout: float = ...) -> int: ...
+    def flush(self, timeout: float = ...) -> int: ...
+
+
+@dataclass(slots=True)
+class RuntimeStats:
+    """Counters beyond PipelineMetrics' (which the app may also pass in)."""
+
+    bundles: int = 0
+    spans_in: int = 0
+    links_in: int = 0
+    traces_out: int = 0
+    spans_out: int = 0
+    links_out: int = 0
+    delivery_errors: int = 0
+    bad_records: dict[str, int] = field(default_factory=dict)
+    replay_lookups: int = 0
+    replay_lookup_failures: int = 0
+
+
+@dataclass(slots=True)
+class _InFlight:
+    """One released trace whose output records are not all delivered yet."""
+
+    released: Released
+    record: dict[str, Any]
+    remaining: int
+
+
+@dataclass(slots=True)
+class AssemblerRuntime:
+    """Wiring of one trace-assembler worker; build it with `build_runtime`."""
+
+    windows: TraceWindows
+    producer: OutputProducer
+    ack: Callable[[Any], None]
+    dead_letter: Callable[[Position, bytes | None, Any, RecordError], None]
+    partition_for: Callable[[str], int]
+    topic_traces: str
+    topic_links: str
+    assembly: AssemblyOptions
+    index: TraceIndex | None = None
+    metrics: Any = None  # pipeline.adapters.observability.PipelineMetrics, optional
+    lookup_timeout_s: float = 2.0
+    wall_ns: Callable[[], int] = time.time_ns
+    stats: RuntimeStats = field(default_factory=RuntimeStats)
+    _handles: dict[Position, Any] = field(default_factory=dict)
+    _assigned: set[int] = field(default_factory=set)
+
+    # ---- input --------------------------------------------------------------------------
+    def add_bundle(self, position: Position, value: bytes | None, key: Any, handle: Any, now: float) -> None:
+        """One record of the spans-by-trace topic (a bundle of spans of one partition)."""
+        try:
+            if value is None:
+                raise ValidationError("bundle: empty record value", reason="decode_error")
+            spans = decode_bundle(value)
+        except RecordError as exc:
+            self._reject(position, value, key, handle, exc)
+            return
+        self._handles[position] = handle
+        self.windows.add_spans(position, spans, now)
+        self.stats.bundles += 1
+        self.stats.spans_in += len(spans)
+        if self.metrics is not None:
+            self.metrics.spans_in.inc(len(spans))
+        self._ack_ready()
+
+    def add_link_record(
+        self, position: Position, value: bytes | None, key: Any, handle: Any, now: float
+    ) -> None:
+        """One record of the links topic: `{trace_id, span_id, from_trace_id, from_span_id, attributes}`."""
+        try:
+            link = parse_link_record(value)
+        except RecordError as exc:
+            self._reject(position, value, key, handle, exc)
+            return
+        self._handles[position] = handle
+        self.windows.add_links(position, [link], now)
+        self.stats.links_in += 1
+        self._ack_ready()
+
+    def _reject(
+        self, position: Position, value: bytes | None, key: Any, handle: Any, exc: RecordError
+    ) -> None:
+        self.stats.bad_records[exc.reason] = self.stats.bad_records.get(exc.reason, 0) + 1
+        self.dead_letter(position, value, key, exc)
+        self.ack(handle)
+
+    def _ack_ready(self) -> None:
+        for pos in self.windows.take_ready():
+            handle = self._handles.pop(pos, None)
+            if handle is not None:
+                self.ack(handle)
+
+    # ---- partitions ---------------------------------------------------------------------
+    def assign(self, partitions: Iterable[int], now: float) -> None:
+        for p in partitions:
+            self._assigned.add(p)
+            self.windows.assign_partition(p, now)
+
+    def revoke(self, partitions: Iterable[int]) -> None:
+        """Discard the partitions' windows and pending acks: the next owner replays them."""
+        gone = set(partitions)
+        for p in gone:
+            self._assigned.discard(p)
+            dropped = self.windows.drop_partition(p)
+            if dropped:
+                log.info("partition %d revoked: %d open spans left for the next owner to replay", p, dropped)
+        for pos in [pos for pos in self._handles if pos[1] in gone]:
+            del self._handles[pos]
+
+    # ---- release and output -------------------------------------------------------------
+    async def tick(self, now: float) -> int:
+        """Release due traces and emit them; returns how many were released."""
+        released = self.windows.release_due(now)
+        if released:
+            await self.emit(released, now)
+        self.producer.poll(0)
+        if self.metrics is not None:
+            self.metrics.open_traces.set(self.windows.open_traces)
+            self.metrics.open_spans.set(self.windows.open_spans)
+        return len(released)
+
+    async def emit(self, released: Sequence[Released], now: float) -> None:
+        """Emit released traces; replay suspects are first reconciled with the trace index."""
+        suspects = [r for r in released if r.replay_suspect]
+        for rel in released:
+            if not rel.replay_suspect:
+                self._produce(rel)
+        if not suspects:
+            return
+        priors = await self._lookup([r.trace_id for r in suspects])
+        for rel in suspects:
+            if rel.partition not in self._assigned:
+                continue  # revoked while we looked: the next owner replays it
+            resolved = self.windows.resolve_replay(rel, priors.get(rel.trace_id), now)
+            if resolved is None:
+                self._settle(rel.positions)
+            else:
+                self._produce(resolved)
+
+    async def _lookup(self, trace_ids: list[str]) -> dict[str, PriorTrace]:
+        if self.index is None:
+            return {}
+        self.stats.replay_lookups += len(trace_ids)
+        try:
+            found = await asyncio.wait_for(
+                asyncio.to_thread(self.index.get_many, trace_ids), self.lookup_timeout_s
+            )
+        except Exception as exc:  # Redis down or slow: emit as new; consumers dedupe on (trace_id, revision)
+            self.stats.replay_lookup_failures += len(trace_ids)
+            log.warning(
+                "trace index lookup failed (%s): replayed traces are emitted without reconciliation", exc
+            )
+            return {}
+        priors: dict[str, PriorTrace] = {}
+        for trace_id, rec in found.items():
+            try:
+                priors[trace_id] = prior_from_record(rec)
+            except (RecordError, KeyError, TypeError, ValueError) as exc:  # a corrupt index entry
+                log.warning("ignoring unreadable index entry for %s: %s", trace_id, exc)
+        return priors
+
+    def _produce(self, rel: Released) -> None:
+        record = assemble_trace(
+            rel.trace_id,
+            rel.spans,
+            options=self.assembly,
+            revision=rel.revision,
+            reason=rel.reason,
+            complete=rel.complete,
+            linked_from=rel.linked_from,
+            extra_diagnostics=rel.diagnostics,
+        )
+        outgoing = outgoing_links(record)
+        flight = _InFlight(rel, record, 1 + len(outgoing))
+        headers = [(RELEASED_AT_HEADER, str(self.wall_ns()).encode())]
+        key = rel.trace_id.encode()
+        self._send(self.topic_traces, orjson.dumps(record), key, flight, headers=headers)
+        for target, value in outgoing:
+            self._send(self.topic_links, value, target.encode(), flight, partition=self.partition_for(target))
+        self.stats.links_out += len(outgoing)
+
+    def _send(self, topic: str, value: bytes, key: bytes, flight: _InFlight, **kwargs: Any) -> None:
+        def on_delivery(err: Any, _msg: Any) -> None:
+            if err is not None:
+                # librdkafka already retried for message.timeout.ms; keep at-least-once by
+                # producing again rather than acking an undelivered trace.
+                self.stats.delivery_errors += 1
+                log.warning("delivery to %s failed (%s); producing again", topic, err)
+                self._send(topic, value, key, flight, **kwargs)
+                return
+            flight.remaining -= 1
+            if flight.remaining == 0:
+                self._delivered(flight)
+
+        while True:
+            try:
+                self.producer.produce(topic, value, key, on_delivery=on_delivery, **kwargs)
+                return
+            except BufferError:  # local queue full: serve delivery reports, then retry
+                self.producer.poll(0.05)
+
+    def _delivered(self, flight: _InFlight) -> None:
+        rel = flight.released
+        self.stats.traces_out += 1
+        self.stats.spans_out += len(flight.record["spans"])
+        if self.metrics is not None:
+            self.metrics.spans_out.inc(len(flight.record["spans"]))
+        self._settle(rel.positions)
+        if self.index is not None:
+            self.index.put(flight.record)
+
+    def _settle(self, positions: Iterable[Position]) -> None:
+        for pos in self.windows.settle(positions):
+            handle = self._handles.pop(pos, None)
+            if handle is not None:
+                self.ack(handle)
+
+    # ---- shutdown -----------------------------------------------------------------------
+    async def release_all_and_flush(self, now: float, timeout_s: float) -> bool:
+        """Emit every open window (reason shutdown) and wait for delivery; True if all delivered.
+
+        Only for a worker that no other will replace (the demo, the last worker): otherwise
+        leaving windows open is better, since their uncommitted inputs are replayed whole by
+        the next owner instead of being emitted now as incomplete revision-1 traces.
+        """
+        await self.emit(self.windows.release_all(now), now)
+        return self.flush(timeout_s)
+
+    def flush(self, timeout_s: float) -> bool:
+        """Wait for outstanding deliveries (their callbacks ack inputs); True if none remain."""
+        return self.producer.flush(timeout_s) == 0
+
+    @property
+    def pending_acks(self) -> int:
+        return len(self._handles)
+
+
+def outgoing_links(record: dict[str, Any]) -> list[tuple[str, bytes]]:
+    """The obspipe.links records of an assembled trace: (target trace id, value) per link to another trace."""
+    own = record["trace_id"]
+    out: list[tuple[str, bytes]] = []
+    attributes: dict[str, dict[str, Any]] = {}
+    for link in record.get("links") or ():
+        target = link["trace_id"]
+        if target == own:
+            continue
+        if not attributes:
+            attributes = {
+                f"{s['span_id']}/{ln['trace_id']}/{ln['span_id']}": ln.get("attributes") or {}
+                for s in record["spans"]
+                for ln in s.get("links") or ()
+            }
+        value = {
+            "trace_id": target,
+            "span_id": link["linked_span_id"],
+            "from_trace_id": own,
+            "from_span_id": link["span_id"],
+            "attributes": attributes.get(f"{link['span_id']}/{target}/{link['linked_span_id']}", {}),
+        }
+        out.append((target, orjson.dumps(value)))
+    return out
+
+
+def _hex_id(obj: dict[str, Any], name: str, n: int) -> str:
+    value = obj.get(name)
+    if not isinstance(value, str) or len(value) != n or not set(value.lower()) <= _HEX:
+        raise ValidationError(f"link.{name}: must be {n} hex characters, got {value!r}", field=f"link.{name}")
+    return value.lower()
+
+
+def parse_link_record(value: bytes | None) -> IncomingLink:
+    """Decode and validate one obspipe.links record.
+
+    Raises:
+        DecodeError: not a JSON object.
+        ValidationError: an id is missing or malformed (the message names it).
+    """
+    try:
+        obj = orjson.loads(value or b"")
+    except orjson.JSONDecodeError as exc:
+        raise DecodeError(f"link: not JSON ({exc})") from None
+    if not isinstance(obj, dict):
+        raise DecodeError(f"link: must be a JSON object, got {type(obj).__name__}")
+    return IncomingLink(
+        trace_id=_hex_id(obj, "trace_id", 32),
+        span_id=_hex_id(obj, "span_id", 16),
+        from_trace_id=_hex_id(obj, "from_trace_id", 32),
+        from_span_id=_hex_id(obj, "from_span_id", 16),
+    )
+
+
+def prior_from_record(record: dict[str, Any]) -> PriorTrace:
+    """What an indexed assembled record says was emitted (for replay reconciliation)."""
+    spans = [span_from_dict(s, where=f"index.spans[{i}]") for i, s in enumerate(record.get("spans") or ())]
+    linked = [
+        {
+            "trace_id": str(r["trace_id"]),
+            "span_id": str(r["span_id"]),
+            "linked_span_id": str(r["linked_span_id"]),
+        }
+        for r in record.get("linked_from") or ()
+    ]
+    return PriorTrace(int(record["revision"]), spans, linked, bool(record.get("complete", True)))

@@ -1,0 +1,186 @@
+"""The assembler runtime with an in-memory producer: what is emitted, and when inputs are acked."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from pipeline.adapters.assembler_runtime import AssemblerRuntime, parse_link_record
+from pipeline.domain.assembly import AssemblyOptions, assemble_trace
+from pipeline.domain.codec import encode_spans
+from pipeline.domain.span import Span, SpanLink
+from pipeline.domain.trace_index import InMemoryTraceIndex
+from pipeline.domain.windows import TraceWindows, WindowOptions
+from pipeline.errors import RecordError
+
+T1 = "1" * 32
+T2 = "2" * 32
+T9 = "9" * 32
+
+
+class MemoryProducer:
+    """Holds produced records until poll() 'delivers' them (optionally failing the first N)."""
+
+    def __init__(self, fail_first: int = 0) -> None:
+        self.pending: list[tuple[str, bytes, bytes, dict[str, Any], Callable[..., None]]] = []
+        self.delivered: list[tuple[str, bytes, bytes, dict[str, Any]]] = []
+        self.fail_first = fail_first
+
+    def produce(self, topic: str, value: bytes, key: bytes, **kw: Any) -> None:
+        cb = kw.pop("on_delivery")
+        self.pending.append((topic, value, key, kw, cb))
+
+    def poll(self, timeout: float = 0) -> int:
+        pending, self.pending = self.pending, []
+        for topic, value, key, kw, cb in pending:
+            if self.fail_first:
+                self.fail_first -= 1
+                cb("broker down", None)
+            else:
+                self.delivered.append((topic, value, key, kw))
+                cb(None, None)
+        return len(pending)
+
+    def flush(self, timeout: float = 0) -> int:
+        while self.pending:
+            self.poll()
+        return 0
+
+
+def span(trace_id: str, n: int, links: list[SpanLink] | None = None) -> Span:
+    return Span(trace_id, f"{n:016x}", f"op{n}", 1_000, 2_000, "svc", links=links or [])
+
+
+def runtime(
+    producer: MemoryProducer, index: InMemoryTraceIndex | None = None
+) -> tuple[AssemblerRuntime, list[Any], list[Any]]:
+    acked: list[Any] = []
+    dead: list[Any] = []
+    rt = AssemblerRuntime(
+        windows=TraceWindows(WindowOptions(idle_timeout_s=1.0, replay_suspect_s=10.0)),
+        producer=producer,
+        ack=acked.append,
+        dead_letter=lambda pos, value, key, exc: dead.append((pos, exc.reason)),
+        partition_for=lambda trace_id: int(trace_id[0], 16) % 4,
+        topic_traces="traces",
+        topic_links="links",
+        assembly=AssemblyOptions(),
+        index=index,
+    )
+    return rt, acked, dead
+
+
+def tick(rt: AssemblerRuntime, now: float) -> int:
+    return asyncio.run(rt.tick(now))
+
+
+def test_bundle_is_acked_only_after_all_its_traces_are_delivered() -> None:
+    """A bundle with spans of two traces is acked once both traces' records are delivered, not before."""
+    producer = MemoryProducer()
+    rt, acked, _ = runtime(producer)
+    rt.add_bundle(("spans", 0, 4), encode_spans([span(T1, 1), span(T2, 1)]), None, "event-4", now=0.0)
+    rt.add_bundle(("spans", 0, 5), encode_spans([span(T2, 2)]), None, "event-5", now=0.5)
+    producer.poll = lambda timeout=0: 0  # type: ignore[method-assign]  # hold deliveries
+    assert tick(rt, 1.0) == 1
+    assert acked == [] and len(producer.pending) == 1
+    MemoryProducer.poll(producer)
+    assert acked == []  # T2 still open: event-4 holds a span of it
+    assert tick(rt, 1.5) == 1
+    MemoryProducer.poll(producer)
+    assert sorted(acked) == ["event-4", "event-5"]
+    records = [orjson.loads(v) for t, v, _, _ in producer.delivered if t == "traces"]
+    assert [(r["trace_id"], r["revision"], len(r["spans"])) for r in records] == [(T1, 1, 1), (T2, 1, 2)]
+    assert [k for t, _, k, _ in producer.delivered] == [T1.encode(), T2.encode()]
+
+
+def test_outgoing_links_are_sent_to_the_target_partition_and_gate_the_ack() -> None:
+    """Each link to another trace becomes a links record keyed and partitioned by the target trace."""
+    producer = MemoryProducer()
+    rt, acked, _ = runtime(producer)
+    consumer_span = span(T1, 1, links=[SpanLink(T9, "a" * 16, {"k": "v"}), SpanLink(T2, "b" * 16)])
+    rt.add_bundle(("spans", 1, 0), encode_spans([consumer_span]), None, "ev", now=0.0)
+    tick(rt, 1.0)
+    links = [(orjson.loads(v), k, kw["partition"]) for t, v, k, kw in producer.delivered if t == "links"]
+    assert sorted((v["trace_id"], v["span_id"], k, p) for v, k, p in links) == [
+        (T2, "b" * 16, T2.encode(), 2),
+        (T9, "a" * 16, T9.encode(), 9 % 4),
+    ]
+    assert {v["from_trace_id"] for v, _, _ in links} == {T1}
+    assert next(v for v, _, _ in links if v["trace_id"] == T9)["attributes"] == {"k": "v"}
+    assert acked == ["ev"]
+
+
+def test_failed_delivery_is_produced_again_and_acked_only_on_success() -> None:
+    """A delivery error does not ack the input; the record is produced again until delivered."""
+    producer = MemoryProducer(fail_first=1)
+    rt, acked, _ = runtime(producer)
+    rt.add_bundle(("spans", 0, 0), encode_spans([span(T1, 1)]), None, "ev", now=0.0)
+    tick(rt, 1.0)
+    assert acked == [] and rt.stats.delivery_errors == 1
+    producer.poll()
+    assert acked == ["ev"] and len(producer.delivered) == 1
+
+
+def test_bad_bundle_goes_to_dead_letter_and_is_acked() -> None:
+    """A record that is not a bundle is dead-lettered with its reason and acked at once."""
+    producer = MemoryProducer()
+    rt, acked, dead = runtime(producer)
+    rt.add_bundle(("spans", 0, 3), b"{not json", None, "bad", now=0.0)
+    assert dead == [(("spans", 0, 3), "decode_error")] and acked == ["bad"]
+
+
+def test_replayed_tail_already_in_index_is_suppressed() -> None:
+    """After an assignment, a replayed trace whose spans the index already holds is acked, not emitted."""
+    producer = MemoryProducer()
+    index = InMemoryTraceIndex()
+    index.put(assemble_trace(T1, [span(T1, 1), span(T1, 2)]))
+    rt, acked, _ = runtime(producer, index)
+    rt.assign([0], now=0.0)
+    rt.add_bundle(("spans", 0, 9), encode_spans([span(T1, 2)]), None, "replayed", now=0.0)
+    tick(rt, 1.0)
+    producer.poll()
+    assert producer.delivered == [] and acked == ["replayed"]
+
+
+def test_replayed_trace_with_new_spans_becomes_next_revision() -> None:
+    """A replayed window with spans the index lacks is emitted as prior revision + 1 with all spans."""
+    producer = MemoryProducer()
+    index = InMemoryTraceIndex()
+    index.put(assemble_trace(T1, [span(T1, 1)], revision=2, reason="late_update"))
+    rt, _, _ = runtime(producer, index)
+    rt.assign([0], now=0.0)
+    rt.add_bundle(("spans", 0, 9), encode_spans([span(T1, 1), span(T1, 3)]), None, "e", now=0.0)
+    tick(rt, 1.0)
+    producer.poll()
+    (record,) = [orjson.loads(v) for t, v, _, _ in producer.delivered if t == "traces"]
+    assert (record["revision"], record["reason"], len(record["spans"])) == (3, "late_update", 2)
+    stored = index.get(T1)
+    assert stored is not None and stored["revision"] == 3
+
+
+def test_revoked_partition_is_never_acked_or_emitted() -> None:
+    """Revoking a partition drops its windows and handles; nothing of it is emitted or acked."""
+    producer = MemoryProducer()
+    rt, acked, _ = runtime(producer)
+    rt.assign([0, 1], now=0.0)
+    rt.add_bundle(("spans", 1, 0), encode_spans([span(T1, 1)]), None, "e", now=0.0)
+    rt.revoke([1])
+    tick(rt, 5.0)
+    producer.poll()
+    assert producer.delivered == [] and acked == [] and rt.pending_acks == 0
+
+
+def test_link_record_validation_names_the_field() -> None:
+    """A link record with a malformed id is a RecordError naming that id."""
+    good = {"trace_id": T1, "span_id": "a" * 16, "from_trace_id": T2, "from_span_id": "b" * 16}
+    assert parse_link_record(orjson.dumps(good)).from_trace_id == T2
+    for bad, name in (({**good, "span_id": "xyz"}, "link.span_id"), (b"[1]", None)):
+        try:
+            parse_link_record(bad if isinstance(bad, bytes) else orjson.dumps(bad))
+        except RecordError as exc:
+            assert name is None or name in str(exc)
+        else:
+            raise AssertionError("expected a RecordError")
