@@ -1,0 +1,219 @@
+"""Which span format a record or file holds, and decoding it: one record, or a file record by record."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import orjson
+
+from pipeline.domain.codec.checks import json_type
+from pipeline.domain.codec.limits import DEFAULT_LIMITS, Limits
+from pipeline.domain.codec.obspipe_json import parse_span_list, span_from_dict
+from pipeline.domain.codec.otlp_json import parse_request
+from pipeline.domain.codec.otlp_proto import parse_request_bytes
+from pipeline.domain.span import Span
+from pipeline.errors import DecodeError, RecordError
+
+Format = Literal["otlp_proto", "otlp_json", "obspipe_json"]
+
+# Kafka `content-type` header values (and the Collector kafka exporter's encoding names).
+_PROTO_TYPES = frozenset({"application/x-protobuf", "application/protobuf", "otlp_proto"})
+_JSON_TYPES = frozenset({"application/json", "otlp_json", "text/json"})
+_LINES_TYPES = frozenset({"application/x-ndjson", "application/jsonl", "application/json-lines"})
+_JSON_WHITESPACE = b" \t\r\n"
+_BOM = b"\xef\xbb\xbf"
+
+
+def _media_type(content_type: str | None) -> str | None:
+    if not content_type:
+        return None
+    return content_type.split(";", 1)[0].strip().lower() or None
+
+
+def _is_request_proto(data: bytes) -> bool:
+    """True when the bytes are a chain of field-1 length-delimited entries that ends exactly at the end.
+
+    An `ExportTraceServiceRequest` is nothing but repeated `resource_spans = 1` (tag byte 0x0A);
+    JSON text, even one starting with a newline (also 0x0A), essentially never lines up like that.
+    """
+    pos, size = 0, len(data)
+    while pos < size:
+        if data[pos] != 0x0A:
+            return False
+        pos += 1
+        length, shift = 0, 0
+        while True:  # a base-128 varint, at most 10 bytes
+            if pos >= size or shift > 63:
+                return False
+            byte = data[pos]
+            pos += 1
+            length |= (byte & 0x7F) << shift
+            shift += 7
+            if byte < 0x80:
+                break
+        pos += length
+    return pos == size and size > 0
+
+
+def _sniff_json(data: bytes) -> Format | None:
+    head = data[3:] if data.startswith(_BOM) else data
+    head = head.lstrip(_JSON_WHITESPACE)
+    if head[:1] in (b"{", b"["):
+        return "otlp_json" if b'"resourceSpans"' in data or b'"resource_spans"' in data else "obspipe_json"
+    return None
+
+
+def detect_format(data: bytes, content_type: str | None = None) -> Format:
+    """The format of one record, from its content-type header when that says, else from the bytes.
+
+    Raises:
+        DecodeError: the record is empty, or neither JSON text nor an OTLP protobuf request.
+    """
+    media = _media_type(content_type)
+    if media in _PROTO_TYPES:
+        return "otlp_proto"
+    if data[:1] == b"\n" and _is_request_proto(data):
+        return "otlp_proto"
+    sniffed = _sniff_json(data)
+    if sniffed is not None:
+        return sniffed
+    if media in _JSON_TYPES or media in _LINES_TYPES:
+        return "obspipe_json"
+    if _is_request_proto(data):
+        return "otlp_proto"
+    if not data.strip():
+        raise DecodeError("empty record")
+    raise DecodeError(
+        f"neither JSON nor an OTLP protobuf ExportTraceServiceRequest (starts with {data[:8]!r})"
+    )
+
+
+def spans_from_json(value: Any, limits: Limits = DEFAULT_LIMITS) -> list[Span]:
+    """The spans of one decoded JSON document: a span, an array of spans, or OTLP JSON."""
+    if value.__class__ is list:
+        return parse_span_list(value, limits)
+    if value.__class__ is dict:
+        if "resourceSpans" in value:
+            return parse_request(value, limits)
+        spans = [span_from_dict(value, limits=limits)]
+        return spans
+    raise DecodeError(f"must be a JSON object or array of spans, got {json_type(value)}")
+
+
+def _loads(data: bytes | str) -> Any:
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise DecodeError(f"not valid JSON: {exc}") from None
+
+
+def _decode_lines(data: bytes, limits: Limits) -> list[Span]:
+    """JSON lines as one record: every line must decode (a record is all-or-nothing)."""
+    out: list[Span] = []
+    for result in iter_records(data, limits=limits):
+        if result.error is not None:
+            raise type(result.error)(f"line {result.line}: {result.error}", field=result.error.field)
+        out.extend(result.spans)
+        if len(out) > limits.max_spans_per_record:
+            raise DecodeError(f"more than the limit of {limits.max_spans_per_record} spans in one record")
+    return out
+
+
+def decode_spans(
+    data: bytes | str, *, content_type: str | None = None, limits: Limits = DEFAULT_LIMITS
+) -> list[Span]:
+    """The spans of one Kafka record value or one file, in any accepted format.
+
+    Accepted: an obspipe span JSON object, a JSON array of them, JSON lines of either, OTLP JSON
+    (`{"resourceSpans": ...}`) and OTLP protobuf `ExportTraceServiceRequest` bytes.
+
+    Args:
+        data: the record value.
+        content_type: the record's `content-type` header, if any ("application/x-protobuf",
+            "application/json", "application/x-ndjson", or the Collector's "otlp_proto"/"otlp_json");
+            without it the format is detected from the bytes.
+        limits: bounds on the record.
+
+    Returns:
+        All spans of the record (possibly none, for an empty array or request).
+
+    Raises:
+        DecodeError, ValidationError, LimitExceededError: the whole record is rejected; the
+            message names the field and why (e.g. "spans[3].trace_id: must be 32 hex characters, got 'zz'").
+    """
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+    media = _media_type(content_type)
+    if media in _LINES_TYPES:
+        return _decode_lines(raw, limits)
+    fmt = detect_format(raw, content_type)
+    if fmt == "otlp_proto":
+        return parse_request_bytes(raw, limits)
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        if b"\n" in raw.strip():
+            return _decode_lines(raw, limits)
+        raise DecodeError(f"not valid JSON: {exc}") from None
+    return spans_from_json(value, limits)
+
+
+@dataclass(slots=True)
+class RecordResult:
+    """One record of a file: its spans, or the error that rejected it."""
+
+    line: int  # 1-based line number in the input where the record starts
+    spans: list[Span]  # empty when error is set
+    error: RecordError | None
+
+
+def _one_record(line: int, decode: Any, *args: Any) -> RecordResult:
+    try:
+        return RecordResult(line, decode(*args), None)
+    except RecordError as exc:
+        return RecordResult(line, [], exc)
+
+
+def iter_records(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> Iterator[RecordResult]:
+    """The records of a file or stdin, each decoded on its own so one bad record spoils only itself.
+
+    A whole-file JSON document (an object, an array or OTLP JSON, pretty-printed or not) is one
+    record at its first line; JSON lines give one record per non-blank line; OTLP protobuf bytes
+    are one record at line 1. A bad line yields a result with `error` set and iteration goes on.
+    """
+    if data.startswith(_BOM):
+        data = data[3:]
+    if not data.strip(_JSON_WHITESPACE):
+        return
+    if _sniff_json(data) is None and _is_request_proto(data):
+        yield _one_record(1, parse_request_bytes, data, limits)
+        return
+    first = len(data) - len(data.lstrip(_JSON_WHITESPACE))
+    first_line = data.count(b"\n", 0, first) + 1
+    try:
+        document = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        lines = data.split(b"\n")
+        head = lines[first_line - 1]
+        if len(lines) - first_line < 1 or not _parses(head):
+            # Not JSON lines (its first line is no document): one bad record, where it starts.
+            yield RecordResult(first_line, [], DecodeError(f"not valid JSON: {exc}"))
+            return
+        for number, text in enumerate(lines, start=1):
+            if text.strip(_JSON_WHITESPACE):
+                yield _one_record(number, _line_spans, text, limits)
+        return
+    yield _one_record(first_line, spans_from_json, document, limits)
+
+
+def _parses(text: bytes) -> bool:
+    try:
+        orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return False
+    return True
+
+
+def _line_spans(text: bytes, limits: Limits) -> list[Span]:
+    return spans_from_json(_loads(text), limits)
