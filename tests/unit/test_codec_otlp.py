@@ -1,0 +1,327 @@
+"""OTLP JSON and OTLP protobuf decoding: Collector-shaped input, SDK-encoded spans, and their errors."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import orjson
+import pytest
+from codec_samples import LINKED_SPAN_ID, LINKED_TRACE_ID, otlp_json_request
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans as otel_encode_spans
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import Link, SpanKind, Status, StatusCode
+
+from pipeline.domain.codec import Limits, decode_spans
+from pipeline.domain.span import Span, SpanLink
+from pipeline.errors import DecodeError, LimitExceededError, ValidationError
+
+OTLP_TRACE_ID = "5b8efff798038103d269b633813fc60c"
+RESOURCE = {"service.name": "checkout", "host.name": "node-7"}
+PREFIX = "resourceSpans[0].scopeSpans[0].spans[0]"
+
+# The two spans of codec_samples.OTLP_JSON_REQUEST, worked out by hand from the OTLP/JSON rules.
+EXPECTED = [
+    Span(
+        trace_id=OTLP_TRACE_ID,
+        span_id="eee19b7ec3c1b174",
+        name="POST /checkout",
+        start_time_unix_nano=1544712660000000000,
+        end_time_unix_nano=1544712661000000000,
+        service_name="checkout",
+        parent_span_id=None,
+        kind="SERVER",
+        status_code="ERROR",
+        status_message="payment declined",
+        resource=RESOURCE,
+        attributes={
+            "http.route": "/checkout",
+            "http.response.status_code": 500,
+            "retry.ratio": 0.25,
+            "cache.hit": False,
+            "items": ["a", 2],
+            "user": {"tier": "gold"},
+            "payload": "AAEC",
+        },
+        links=[SpanLink(LINKED_TRACE_ID, LINKED_SPAN_ID, {"messaging.batch": True}, "congo=t61rcWkgMzE")],
+        trace_state="",
+        flags=769,
+    ),
+    Span(
+        trace_id=OTLP_TRACE_ID,
+        span_id="1111111111111111",
+        name="SELECT orders",
+        start_time_unix_nano=1544712660100000000,
+        end_time_unix_nano=1544712660200000000,
+        service_name="checkout",
+        parent_span_id="eee19b7ec3c1b174",
+        kind="CLIENT",
+        resource=RESOURCE,
+        flags=1,
+    ),
+]
+
+
+def _first_span(request: dict[str, Any]) -> dict[str, Any]:
+    span: dict[str, Any] = request["resourceSpans"][0]["scopeSpans"][0]["spans"][0]
+    return span
+
+
+def test_collector_otlp_json_decodes_to_expected_spans() -> None:
+    """Collector-shaped OTLP JSON decodes: hex ids lowered, string times, flattened values, links."""
+    assert decode_spans(orjson.dumps(otlp_json_request())) == EXPECTED
+
+
+def test_otlp_json_accepts_enum_names_and_numeric_times() -> None:
+    """SPAN_KIND_* and STATUS_CODE_* names, and times given as JSON numbers, are accepted too."""
+    request = otlp_json_request()
+    span = _first_span(request)
+    span.update(
+        kind="SPAN_KIND_PRODUCER", status={"code": "STATUS_CODE_OK"}, startTimeUnixNano=5, endTimeUnixNano=9
+    )
+    decoded = decode_spans(orjson.dumps(request))[0]
+    assert (decoded.kind, decoded.status_code, decoded.start_time_unix_nano, decoded.end_time_unix_nano) == (
+        "PRODUCER",
+        "OK",
+        5,
+        9,
+    )
+
+
+def test_missing_service_name_becomes_unknown_service() -> None:
+    """Without a service.name resource attribute the OTel convention "unknown_service" is used."""
+    request = otlp_json_request()
+    del request["resourceSpans"][0]["resource"]
+    spans = decode_spans(orjson.dumps(request))
+    assert {s.service_name for s in spans} == {"unknown_service"}
+    assert spans[0].resource == {"service.name": "unknown_service"}
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"), [(None, 1), (0, 1), (256, 257), (768, 769), (0x301, 0x301), (2, 2)]
+)
+def test_otlp_flags_without_trace_flags_byte_mean_sampled(flags: int | None, expected: int) -> None:
+    """OTLP flags whose W3C byte is 0 (absent, or only the is-remote bits) are read as sampled."""
+    request = otlp_json_request()
+    span = _first_span(request)
+    if flags is None:
+        del span["flags"]
+    else:
+        span["flags"] = flags
+    assert decode_spans(orjson.dumps(request))[0].flags == expected
+
+
+def test_legacy_instrumentation_library_spans_key() -> None:
+    """Old exporters' instrumentationLibrarySpans is read like scopeSpans."""
+    request = otlp_json_request()
+    resource_spans = request["resourceSpans"][0]
+    resource_spans["instrumentationLibrarySpans"] = resource_spans.pop("scopeSpans")
+    assert decode_spans(orjson.dumps(request)) == EXPECTED
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"traceId": "W47/95gDgQPSabYzgT/GDA=="}, f"{PREFIX}.traceId: must be 32 hex characters"),  # base64
+        ({"traceId": "0" * 32}, f"{PREFIX}.traceId: must not be all zeros"),
+        ({"spanId": None}, f"{PREFIX}.spanId: required"),
+        ({"parentSpanId": "abc"}, f"{PREFIX}.parentSpanId: must be 16 hex characters"),
+        ({"startTimeUnixNano": None}, f"{PREFIX}.startTimeUnixNano: required"),
+        ({"startTimeUnixNano": "0"}, f"{PREFIX}.startTimeUnixNano: required (0 means not set in OTLP)"),
+        (
+            {"endTimeUnixNano": "1544712659000000000"},
+            f"{PREFIX}.endTimeUnixNano: 1544712659000000000 is before",
+        ),
+        ({"kind": 9}, f"{PREFIX}.kind: must be one of"),
+        ({"status": {"code": 3}}, f"{PREFIX}.status.code: must be one of UNSET, OK, ERROR"),
+        ({"attributes": {}}, f"{PREFIX}.attributes: must be an array, got object"),
+        (
+            {"attributes": [{"key": "n", "value": {"intValue": "12x"}}]},
+            f"{PREFIX}.attributes[0].value.intValue: must be a 64-bit integer",
+        ),
+        ({"attributes": [{"value": {"boolValue": True}}]}, f"{PREFIX}.attributes[0].key: must be a string"),
+        (
+            {"attributes": [{"key": "b", "value": {"boolValue": "yes"}}]},
+            f"{PREFIX}.attributes[0].value.boolValue",
+        ),
+        (
+            {"links": [{"traceId": "x", "spanId": LINKED_SPAN_ID}]},
+            f"{PREFIX}.links[0].traceId: must be 32 hex",
+        ),
+        ({"flags": -3}, f"{PREFIX}.flags: must be an integer"),
+    ],
+)
+def test_otlp_json_errors_name_the_field(change: dict[str, Any], message: str) -> None:
+    """A bad OTLP JSON span is rejected with its full path and the reason."""
+    request = otlp_json_request()
+    _first_span(request).update(change)
+    with pytest.raises(ValidationError) as info:
+        decode_spans(orjson.dumps(request))
+    assert str(info.value).startswith(message)
+
+
+def test_otlp_json_structure_errors() -> None:
+    """A resourceSpans that is not an array, or a span that is not an object, is named."""
+    with pytest.raises(ValidationError, match=r"^resourceSpans: must be an array, got object$"):
+        decode_spans(b'{"resourceSpans": {}}')
+    with pytest.raises(
+        ValidationError, match=r"^resourceSpans\[0\]\.scopeSpans\[0\]\.spans\[0\]: must be an object"
+    ):
+        decode_spans(b'{"resourceSpans": [{"scopeSpans": [{"spans": [7]}]}]}')
+
+
+def test_otlp_json_limits_name_the_attribute() -> None:
+    """Attribute size and span count limits apply to OTLP JSON, naming the attribute key."""
+    request = otlp_json_request()
+    _first_span(request)["attributes"] = [{"key": "big", "value": {"stringValue": "x" * 40}}]
+    with pytest.raises(LimitExceededError) as info:
+        decode_spans(orjson.dumps(request), limits=Limits(max_attribute_value_bytes=32))
+    assert str(info.value).startswith(
+        f"{PREFIX}.attributes['big']: value is 40 bytes, more than the limit of 32"
+    )
+    with pytest.raises(LimitExceededError, match=r"max_spans_per_record"):
+        decode_spans(orjson.dumps(otlp_json_request()), limits=Limits(max_spans_per_record=1))
+
+
+def _any(value: Any) -> AnyValue:
+    if isinstance(value, bool):
+        return AnyValue(bool_value=value)
+    if isinstance(value, int):
+        return AnyValue(int_value=value)
+    if isinstance(value, float):
+        return AnyValue(double_value=value)
+    if isinstance(value, bytes):
+        return AnyValue(bytes_value=value)
+    if isinstance(value, list):
+        return AnyValue(array_value={"values": [_any(v) for v in value]})
+    if isinstance(value, dict):
+        return AnyValue(kvlist_value={"values": [KeyValue(key=k, value=_any(v)) for k, v in value.items()]})
+    return AnyValue(string_value=value)
+
+
+def _proto_request() -> ExportTraceServiceRequest:
+    """The same request as codec_samples.OTLP_JSON_REQUEST, built with the protobuf classes."""
+    attributes = {
+        "http.route": "/checkout",
+        "http.response.status_code": 500,
+        "retry.ratio": 0.25,
+        "cache.hit": False,
+        "items": ["a", 2],
+        "user": {"tier": "gold"},
+        "payload": b"\x00\x01\x02",
+    }
+    request = ExportTraceServiceRequest()
+    resource_spans = request.resource_spans.add()
+    resource_spans.resource.attributes.extend([KeyValue(key=k, value=_any(v)) for k, v in RESOURCE.items()])
+    scope_spans = resource_spans.scope_spans.add()
+    scope_spans.scope.name = "io.opentelemetry.http"
+    first = scope_spans.spans.add(
+        trace_id=bytes.fromhex(OTLP_TRACE_ID),
+        span_id=bytes.fromhex("eee19b7ec3c1b174"),
+        name="POST /checkout",
+        kind=2,
+        start_time_unix_nano=1544712660000000000,
+        end_time_unix_nano=1544712661000000000,
+        flags=769,
+    )
+    first.attributes.extend([KeyValue(key=k, value=_any(v)) for k, v in attributes.items()])
+    first.status.code = 2
+    first.status.message = "payment declined"
+    link = first.links.add(
+        trace_id=bytes.fromhex(LINKED_TRACE_ID),
+        span_id=bytes.fromhex(LINKED_SPAN_ID),
+        trace_state="congo=t61rcWkgMzE",
+    )
+    link.attributes.append(KeyValue(key="messaging.batch", value=AnyValue(bool_value=True)))
+    scope_spans.spans.add(
+        trace_id=bytes.fromhex(OTLP_TRACE_ID),
+        span_id=bytes.fromhex("1111111111111111"),
+        parent_span_id=bytes.fromhex("eee19b7ec3c1b174"),
+        name="SELECT orders",
+        kind=3,
+        start_time_unix_nano=1544712660100000000,
+        end_time_unix_nano=1544712660200000000,
+    )
+    return request
+
+
+def test_otlp_proto_decodes_like_the_same_otlp_json() -> None:
+    """The protobuf form of the sample decodes to the same spans as its JSON form (bytes -> base64)."""
+    data = _proto_request().SerializeToString()
+    assert base64.b64encode(b"\x00\x01\x02") == b"AAEC"
+    assert decode_spans(data) == EXPECTED
+    assert decode_spans(data, content_type="application/x-protobuf") == EXPECTED
+    assert decode_spans(data, content_type="otlp_proto") == EXPECTED
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"trace_id": b"\x01" * 5}, f"{PREFIX}.traceId: must be 16 bytes, got 5"),
+        ({"span_id": bytes(8)}, f"{PREFIX}.spanId: must not be all zeros"),
+        ({"parent_span_id": b"\x01\x02"}, f"{PREFIX}.parentSpanId: must be 8 bytes, got 2"),
+        ({"start_time_unix_nano": 0}, f"{PREFIX}.startTimeUnixNano: required"),
+        ({"end_time_unix_nano": 1}, f"{PREFIX}.endTimeUnixNano: 1 is before startTimeUnixNano"),
+        ({"kind": 7}, f"{PREFIX}.kind: must be 0-5, got 7"),
+    ],
+)
+def test_otlp_proto_errors_name_the_field(change: dict[str, Any], message: str) -> None:
+    """A bad OTLP protobuf span is rejected with its path and the reason."""
+    request = _proto_request()
+    span = request.resource_spans[0].scope_spans[0].spans[0]
+    for key, value in change.items():
+        setattr(span, key, value)
+    with pytest.raises(ValidationError) as info:
+        decode_spans(request.SerializeToString(), content_type="application/x-protobuf")
+    assert str(info.value).startswith(message)
+
+
+def test_otlp_proto_garbage_with_content_type_is_a_decode_error() -> None:
+    """Bytes labelled protobuf that do not parse as an ExportTraceServiceRequest raise DecodeError."""
+    with pytest.raises(DecodeError, match="not an OTLP protobuf ExportTraceServiceRequest"):
+        decode_spans(b"\x0a\xff\xff\xff", content_type="application/x-protobuf")
+    with pytest.raises(DecodeError, match="no resourceSpans"):
+        decode_spans(b"\x10\x01", content_type="application/x-protobuf")
+
+
+def test_sdk_spans_encoded_by_the_otlp_exporter_decode_faithfully() -> None:
+    """SDK spans encoded by the OTel OTLP encoder keep their ids, tree, kinds, status and links."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(resource=Resource.create({"service.name": "shop", "host.name": "web-1"}))
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("test")
+    with tracer.start_as_current_span("root", kind=SpanKind.SERVER) as root:
+        root.set_attribute("http.response.status_code", 200)
+        with tracer.start_as_current_span(
+            "publish", kind=SpanKind.PRODUCER, links=[Link(root.get_span_context(), {"why": "demo"})]
+        ) as child:
+            child.set_status(Status(StatusCode.ERROR, "broker down"))
+    finished = exporter.get_finished_spans()
+    data = otel_encode_spans(finished).SerializeToString()
+
+    decoded = {s.name: s for s in decode_spans(data)}
+    sdk = {s.name: s for s in finished}
+    assert set(decoded) == {"root", "publish"}
+    for name, span in decoded.items():
+        context = sdk[name].context
+        assert span.trace_id == f"{context.trace_id:032x}"
+        assert span.span_id == f"{context.span_id:016x}"
+        assert (span.start_time_unix_nano, span.end_time_unix_nano) == (
+            sdk[name].start_time,
+            sdk[name].end_time,
+        )
+        assert span.service_name == "shop"
+        assert span.host == "web-1"
+        assert span.sampled
+    root_id = decoded["root"].span_id
+    assert decoded["root"].parent_span_id is None
+    assert decoded["publish"].parent_span_id == root_id
+    assert (decoded["root"].kind, decoded["publish"].kind) == ("SERVER", "PRODUCER")
+    assert decoded["root"].attributes == {"http.response.status_code": 200}
+    assert (decoded["publish"].status_code, decoded["publish"].status_message) == ("ERROR", "broker down")
+    assert decoded["publish"].links == [SpanLink(decoded["root"].trace_id, root_id, {"why": "demo"}, "")]
