@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from pipeline.domain.span import Span
 
@@ -226,3 +227,20 @@ def diagnostics_by_trace(findings: Iterable[Finding]) -> dict[str, list[dict[str
     for f in findings:
         out.setdefault(f.trace_id, []).append(f.as_diagnostic())
     return out
+
+
+def assemble_with_rules(spans: Iterable[Span], options: RuleOptions = DEFAULT_RULES) -> list[dict[str, Any]]:
+    """Assembles every trace in `spans` with the cross-trace findings added to its diagnostics.
+
+    The one-shot form (CLI, tests, demo); a streaming caller runs `propagation_findings` over the
+    traces it releases together and passes `diagnostics_by_trace(...)[trace_id]` to
+    `assemble_trace(..., extra_diagnostics=...)` itself.
+    """
+    from pipeline.domain.assembly import assemble_trace, group_by_trace
+
+    materialized = list(spans)
+    extra = diagnostics_by_trace(propagation_findings(materialized, options))
+    return [
+        assemble_trace(trace_id, group, extra_diagnostics=extra.get(trace_id, ()))
+        for trace_id, group in group_by_trace(materialized).items()
+    ]

@@ -20,6 +20,9 @@ from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.trace import ReadableSpan
 
+from pipeline.domain.codec import decode_spans
+from pipeline.domain.span import Span
+
 Encoding = Literal["otlp_proto", "otlp_json"]
 CONTENT_TYPES: dict[str, bytes] = {"otlp_proto": b"application/x-protobuf", "otlp_json": b"application/json"}
 _TRACE_FLAGS_MASK = 0xFF
@@ -88,3 +91,8 @@ def encode(spans: Sequence[ReadableSpan], encoding: Encoding = "otlp_proto") -> 
     if encoding == "otlp_json":
         return request_to_otlp_json(request)
     raise ValueError(f"unknown encoding {encoding!r}: expected one of {sorted(CONTENT_TYPES)}")
+
+
+def to_obspipe_spans(spans: Sequence[ReadableSpan], encoding: Encoding = "otlp_proto") -> list[Span]:
+    """SDK spans as obspipe spans, through the same OTLP record and codec the pipeline uses."""
+    return decode_spans(encode(spans, encoding), content_type=CONTENT_TYPES[encoding].decode())
