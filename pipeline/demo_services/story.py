@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from opentelemetry.context import Context
 from opentelemetry.sdk.trace.export import SpanExporter
 from opentelemetry.sdk.trace.sampling import (
     ALWAYS_OFF,
@@ -14,11 +12,8 @@ from opentelemetry.sdk.trace.sampling import (
     Decision,
     ParentBased,
     Sampler,
-    SamplingResult,
+    StaticSampler,
 )
-from opentelemetry.trace import Link, SpanKind
-from opentelemetry.trace.span import TraceState
-from opentelemetry.util.types import Attributes
 
 from pipeline.adapters.otel.sampling import parent_or_link_based
 from pipeline.demo_services.pitfalls import Pitfalls
@@ -32,23 +27,8 @@ PAYMENTS_CLOCK_OFFSET_NS = -150_000_000
 USERS = ("alice", "bob")
 
 
-class _RecordOnly(Sampler):
-    """Records spans without sampling them (checkout's setting in the sampling pitfall)."""
-
-    def should_sample(  # noqa: PLR0917 (the SDK's Sampler signature)
-        self,
-        parent_context: Context | None,
-        trace_id: int,
-        name: str,
-        kind: SpanKind | None = None,
-        attributes: Attributes = None,
-        links: Sequence[Link] | None = None,
-        trace_state: TraceState | None = None,
-    ) -> SamplingResult:
-        return SamplingResult(Decision.RECORD_ONLY, attributes)
-
-    def get_description(self) -> str:
-        return "RecordOnly"
+# Records spans without sampling them: checkout's setting in the sampling pitfall.
+_RECORD_ONLY = StaticSampler(Decision.RECORD_ONLY)
 
 
 @dataclass
@@ -62,7 +42,7 @@ class StoryResult:
 
 def _specs(pitfalls: Pitfalls, sampled: bool, clock_offset_ns: int) -> list[ServiceSpec]:
     if pitfalls.inconsistent_sampling:
-        record_only = ParentBased(_RecordOnly(), local_parent_not_sampled=_RecordOnly())
+        record_only = ParentBased(_RECORD_ONLY, local_parent_not_sampled=_RECORD_ONLY)
         checkout = ServiceSpec("checkout", "checkout-1", record_only, export_unsampled=True)
         payments_sampler: Sampler = ALWAYS_ON  # the mistake: ignores the caller's decision
     else:
