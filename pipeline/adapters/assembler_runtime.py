@@ -40,10 +40,24 @@ _HEX = frozenset("0123456789abcdef")
 
 
 class OutputProducer(Protocol):
-    """What the runtime needs of a producer: confluent_kafka.Producer's surface."""
+    """What the runtime needs of a producer: `pipeline.adapters.kafka.acking_producer.AckingProducer`.
 
-    def produce(self, topic: str, value: bytes, key: bytes, **kwargs: Any) -> None: ...
-    def poll(self, timeout: float = ...) -> int: ...
+    `group(events)` holds objects whose `ack()` runs once every output attached to the group
+    (by `produce(..., group=g)`) is delivered and the group is sealed.
+    """
+
+    def group(self, events: Sequence[Any]) -> Any: ...
+    def produce(
+        self,
+        topic: str,
+        value: bytes,
+        *,
+        key: bytes | None = ...,
+        partition: int | None = ...,
+        headers: Any = ...,
+        group: Any = ...,
+    ) -> None: ...
+    def poll(self) -> int: ...
     def flush(self, timeout: float = ...) -> int: ...
 
 
@@ -57,19 +71,21 @@ class RuntimeStats:
     traces_out: int = 0
     spans_out: int = 0
     links_out: int = 0
-    delivery_errors: int = 0
     bad_records: dict[str, int] = field(default_factory=dict)
     replay_lookups: int = 0
     replay_lookup_failures: int = 0
 
 
 @dataclass(slots=True)
-class _InFlight:
-    """One released trace whose output records are not all delivered yet."""
+class _Delivered:
+    """Stands in the producer's ack group for one released trace: acked when all its outputs are."""
 
+    runtime: AssemblerRuntime
     released: Released
     record: dict[str, Any]
-    remaining: int
+
+    def ack(self) -> None:
+        self.runtime._delivered(self)
 
 
 @dataclass(slots=True)
@@ -79,7 +95,8 @@ class AssemblerRuntime:
     windows: TraceWindows
     producer: OutputProducer
     ack: Callable[[Any], None]
-    dead_letter: Callable[[Position, bytes | None, Any, RecordError], None]
+    # (position, value, key, error, handle): produce the dead letter and ack `handle` once delivered.
+    dead_letter: Callable[[Position, bytes | None, Any, RecordError, Any], None]
     partition_for: Callable[[str], int]
     topic_traces: str
     topic_links: str
@@ -128,8 +145,7 @@ class AssemblerRuntime:
         self, position: Position, value: bytes | None, key: Any, handle: Any, exc: RecordError
     ) -> None:
         self.stats.bad_records[exc.reason] = self.stats.bad_records.get(exc.reason, 0) + 1
-        self.dead_letter(position, value, key, exc)
-        self.ack(handle)
+        self.dead_letter(position, value, key, exc, handle)
 
     def _ack_ready(self) -> None:
         for pos in self.windows.take_ready():
@@ -160,7 +176,7 @@ class AssemblerRuntime:
         released = self.windows.release_due(now)
         if released:
             await self.emit(released, now)
-        self.producer.poll(0)
+        self.producer.poll()
         if self.metrics is not None:
             self.metrics.open_traces.set(self.windows.open_traces)
             self.metrics.open_spans.set(self.windows.open_spans)
@@ -218,43 +234,32 @@ class AssemblerRuntime:
             extra_diagnostics=rel.diagnostics,
         )
         outgoing = outgoing_links(record)
-        flight = _InFlight(rel, record, 1 + len(outgoing))
+        group = self.producer.group([_Delivered(self, rel, record)])
         headers = [(RELEASED_AT_HEADER, str(self.wall_ns()).encode())]
-        key = rel.trace_id.encode()
-        self._send(self.topic_traces, orjson.dumps(record), key, flight, headers=headers)
+        produce = self.producer.produce
+        produce(
+            self.topic_traces, orjson.dumps(record), key=rel.trace_id.encode(), headers=headers, group=group
+        )
         for target, value in outgoing:
-            self._send(self.topic_links, value, target.encode(), flight, partition=self.partition_for(target))
+            produce(
+                self.topic_links,
+                value,
+                key=target.encode(),
+                partition=self.partition_for(target),
+                group=group,
+            )
+        group.seal()
         self.stats.links_out += len(outgoing)
 
-    def _send(self, topic: str, value: bytes, key: bytes, flight: _InFlight, **kwargs: Any) -> None:
-        def on_delivery(err: Any, _msg: Any) -> None:
-            if err is not None:
-                # librdkafka already retried for message.timeout.ms; keep at-least-once by
-                # producing again rather than acking an undelivered trace.
-                self.stats.delivery_errors += 1
-                log.warning("delivery to %s failed (%s); producing again", topic, err)
-                self._send(topic, value, key, flight, **kwargs)
-                return
-            flight.remaining -= 1
-            if flight.remaining == 0:
-                self._delivered(flight)
-
-        while True:
-            try:
-                self.producer.produce(topic, value, key, on_delivery=on_delivery, **kwargs)
-                return
-            except BufferError:  # local queue full: serve delivery reports, then retry
-                self.producer.poll(0.05)
-
-    def _delivered(self, flight: _InFlight) -> None:
-        rel = flight.released
+    def _delivered(self, done: _Delivered) -> None:
+        n_spans = len(done.record["spans"])
         self.stats.traces_out += 1
-        self.stats.spans_out += len(flight.record["spans"])
+        self.stats.spans_out += n_spans
         if self.metrics is not None:
-            self.metrics.spans_out.inc(len(flight.record["spans"]))
-        self._settle(rel.positions)
+            self.metrics.spans_out.inc(n_spans)
+        self._settle(done.released.positions)
         if self.index is not None:
-            self.index.put(flight.record)
+            self.index.put(done.record)
 
     def _settle(self, positions: Iterable[Position]) -> None:
         for pos in self.windows.settle(positions):

@@ -1,0 +1,144 @@
+"""trace-assembler: span bundles and incoming links -> assembled traces on `traces.assembled`.
+
+Wiring only; the work is in `pipeline.adapters.assembler_runtime` (windows, assembly, output,
+acks) and the pure `pipeline.domain.windows` / `pipeline.domain.assembly`.
+
+- Inputs: `obspipe.spans-by-trace` (one faust event per bundle of spans) and `obspipe.links`,
+  co-partitioned (same partition count, both partitioned by obspipe's partitioner on the
+  target trace id), so one worker owns a trace's spans and its incoming links.
+- Events are consumed with `stream.noack()` and acked by the runtime once every trace holding
+  spans of them is delivered (through the app-owned acking producer); faust commits up to the
+  first unacked offset. `stream_wait_empty=False` (build_app) keeps held acks from stalling a
+  rebalance; windows of revoked partitions are discarded (the next owner replays them).
+- A timer releases due windows every `assembler_tick_s`.
+- Shutdown: open windows are left to be replayed by the next owner (their inputs are not
+  committed), which then emits them whole, rather than emitted now as incomplete traces;
+  `build(..., release_on_shutdown=True)` emits them (reason "shutdown") for a worker that
+  nobody replaces, e.g. the demo.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+import faust
+
+from pipeline.adapters.assembler_runtime import AssemblerRuntime
+from pipeline.adapters.observability import instrument_faust_app
+from pipeline.domain.assembly import AssemblyOptions
+from pipeline.domain.partitioning import partition_for_trace
+from pipeline.domain.trace_index import InMemoryTraceIndex, TraceIndex
+from pipeline.domain.windows import Position, TraceWindows, WindowOptions
+from pipeline.errors import RecordError
+from pipeline.settings import Settings
+from stream_apps.common import AppRuntime, build_runtime
+
+NAME = "trace-assembler"
+SHUTDOWN_FLUSH_S = 10.0
+log = logging.getLogger(__name__)
+
+
+def build_trace_index(settings: Settings) -> TraceIndex:
+    """The Redis trace index of OBSPIPE_REDIS_URL, or an in-memory one (with a warning)."""
+    if settings.trace_index_enabled and settings.redis_url:
+        from pipeline.adapters.redis.trace_index import RedisTraceIndex
+
+        return RedisTraceIndex.from_url(
+            settings.redis_url,
+            prefix=settings.trace_index_prefix,
+            ttl_s=settings.trace_index_ttl_s,
+            recent_max=settings.trace_index_recent_max,
+            buffer_max=settings.trace_index_buffer_max,
+        ).start()
+    if settings.trace_index_enabled:
+        log.warning(
+            "no OBSPIPE_REDIS_URL: the trace index is in memory (not shared, no replay reconciliation)"
+        )
+    return InMemoryTraceIndex(settings.trace_index_recent_max)
+
+
+def build_assembler(
+    settings: Settings,
+    *,
+    bootstrap: str | None = None,
+    index: TraceIndex | None = None,
+    release_on_shutdown: bool = False,
+) -> tuple[AppRuntime, AssemblerRuntime]:
+    """The trace-assembler faust app and its runtime (tests and the benchmark read its stats)."""
+    app_rt = build_runtime(NAME, settings, bootstrap=bootstrap)
+    app, producer, dead_letters = app_rt.app, app_rt.producer, app_rt.dead_letters
+    spans_topic = app.topic(settings.topic_spans_by_trace, key_type=bytes, value_type=bytes)
+    links_topic = app.topic(settings.topic_links, key_type=bytes, value_type=bytes)
+    input_topics = {settings.topic_spans_by_trace, settings.topic_links}
+    metrics = instrument_faust_app(app, NAME, settings)
+    partitions = settings.topic_partitions
+
+    def dead_letter(pos: Position, value: bytes | None, key: Any, exc: RecordError, event: Any) -> None:
+        group = producer.group([event])
+        topic, partition, offset = pos
+        dead_letters.send(value, key, topic=topic, partition=partition, offset=offset, error=exc, group=group)
+        group.seal()
+        metrics.dlq_record(exc.reason)
+
+    runtime = AssemblerRuntime(
+        windows=TraceWindows(WindowOptions.from_settings(settings)),
+        producer=producer,
+        ack=lambda event: event.ack(),
+        dead_letter=dead_letter,
+        partition_for=lambda trace_id: partition_for_trace(trace_id, partitions),
+        topic_traces=settings.topic_traces,
+        topic_links=settings.topic_links,
+        assembly=AssemblyOptions(max_clock_skew_adjustment_ns=settings.max_clock_skew_adjustment_us * 1_000),
+        index=index if index is not None else build_trace_index(settings),
+        metrics=metrics,
+    )
+
+    def now() -> float:
+        return asyncio.get_running_loop().time()
+
+    @app.agent(spans_topic)
+    async def assemble_spans(stream: Any) -> None:
+        async for event in stream.noack().events():
+            msg = event.message
+            runtime.add_bundle((msg.topic, msg.partition, msg.offset), msg.value, msg.key, event, now())
+            metrics.records_in.inc()
+
+    @app.agent(links_topic)
+    async def assemble_links(stream: Any) -> None:
+        async for event in stream.noack().events():
+            msg = event.message
+            runtime.add_link_record((msg.topic, msg.partition, msg.offset), msg.value, msg.key, event, now())
+
+    @app.timer(settings.assembler_tick_s)  # type: ignore[untyped-decorator]
+    async def release_due() -> None:
+        await runtime.tick(now())
+
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # faust's stub wants *args only
+    async def _revoked(_app: Any, revoked: Any, **_: Any) -> None:
+        runtime.revoke({tp.partition for tp in revoked if tp.topic in input_topics})
+
+    @app.on_partitions_assigned.connect  # type: ignore[arg-type]
+    async def _assigned(_app: Any, assigned: Any, **_: Any) -> None:
+        runtime.assign({tp.partition for tp in assigned if tp.topic in input_topics}, now())
+
+    @app.on_before_shutdown.connect  # type: ignore[arg-type]
+    async def _shutdown(_app: Any, **_: Any) -> None:
+        if release_on_shutdown:
+            delivered = await runtime.release_all_and_flush(now(), SHUTDOWN_FLUSH_S)
+            if not delivered:
+                log.warning("shutdown: some traces were not delivered; their inputs stay uncommitted")
+            with contextlib.suppress(Exception):  # the consumer may already be closed
+                await app.consumer.commit()
+        if runtime.index is not None:
+            await asyncio.to_thread(runtime.index.shutdown)
+
+    return app_rt, runtime
+
+
+def build(settings: Settings) -> faust.App:
+    """The trace-assembler faust app (`obspipe worker trace-assembler`)."""
+    app_rt, _runtime = build_assembler(settings)
+    return app_rt.app
