@@ -104,7 +104,9 @@ class AlertRouter:
     # --- input ----------------------------------------------------------------------------
     def on_alert(self, alert: Alert, now: float) -> list[Decision]:
         """Take one alert at event time `now`; returns decisions that became due."""
-        now = self._advance(now)
+        # Timers that fell due before this alert arrived fire first, at their own due times.
+        out = self.tick(now)
+        now = self.now
         classification = self.classifier.classify(alert)
         self._track_activation(alert, now)
         self.inhibitor.observe(alert, now)
@@ -119,17 +121,21 @@ class AlertRouter:
             if not group.flushed and alert.starts_at + route.options.group_wait <= now < group.next_flush:
                 self._schedule(group, now)
             self.dirty.add(key)
-        return self.tick(now)
+        return out + self.tick(now)
 
     def tick(self, now: float) -> list[Decision]:
-        """Run every group timer due at `now`; returns the decisions made."""
+        """Run every group timer due by `now`, each at its due time; returns the decisions made.
+
+        Flushing at the due time (not at `now`) makes an offline replay, which ticks only when
+        the next alert arrives, decide exactly what a live router ticking every second would.
+        """
         now = self._advance(now)
         out: list[Decision] = []
         while self._timers and self._timers[0][0] <= now:
             due, key = heapq.heappop(self._timers)
             group = self.groups.get(key)
             if group is not None and group.next_flush == due:
-                out.extend(self._flush(group, now))
+                out.extend(self._flush(group, due))
         if now >= self._next_sweep:
             self._sweep(now)
         return out
