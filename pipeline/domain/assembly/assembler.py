@@ -1,8 +1,8 @@
 """Trace assembly: the spans of one trace -> the `assembled_trace/v1` record.
 
 The stages run in a loop, each `stage(trace) -> trace` (STYLE.md practice 2); their order
-matters: clock skew needs the tree, tree order needs adjusted starts, self time and the
-critical path need sorted children.
+matters: the walk (clock skew, tree order, self time) needs the parent links, and the critical
+path needs adjusted times and sorted children.
 """
 
 from __future__ import annotations
@@ -10,23 +10,19 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from pipeline.domain.assembly.clock_skew import correct_clock_skew
 from pipeline.domain.assembly.critical_path import compute_critical_path
 from pipeline.domain.assembly.diagnostics import diagnose_propagation
 from pipeline.domain.assembly.model import AssemblyOptions, WorkingTrace
 from pipeline.domain.assembly.record import REASONS, build_record
-from pipeline.domain.assembly.timing import compute_self_times
-from pipeline.domain.assembly.tree import break_cycles, collapse_duplicates, link_parents, order_tree
+from pipeline.domain.assembly.tree import collapse_duplicates, link_parents
+from pipeline.domain.assembly.walk import walk_tree
 from pipeline.domain.span import Span
 
 Stage = Callable[[WorkingTrace], WorkingTrace]
 
 STAGES: tuple[Stage, ...] = (
     link_parents,
-    break_cycles,
-    correct_clock_skew,
-    order_tree,
-    compute_self_times,
+    walk_tree,
     compute_critical_path,
     diagnose_propagation,
 )

@@ -2,17 +2,31 @@
 
 Walk each tree from its root. A span on a different host from its parent (or with no known
 host: it matches no other span) is compared with its parent's *adjusted* times: if it starts
-before the parent or ends after it, it is shifted — centred inside the parent when it is
-shorter (the latency `(parent_dur - child_dur) / 2` split evenly between request and
-response), else moved to start with the parent (only when it starts before the parent, as in
-Jaeger). A span on the same host as its parent inherits the parent's shift. A shift larger than
-`max_clock_skew_adjustment_ns` is not applied (reported as CLOCK_SKEW_EXCEEDED); 0 disables
-correction. Raw times stay on the span; adjusted times go to `WorkingTrace.start/end`.
+before the parent or ends after it, it is shifted — centred inside the parent when it is not
+longer (the latency `(parent_dur - child_dur) / 2` split evenly between request and response),
+else moved to start with the parent (only when it starts before the parent, as in Jaeger). A
+span on the same host as its parent inherits the parent's shift. A shift larger than
+`max_clock_skew_adjustment_ns` is not applied (CLOCK_SKEW_EXCEEDED); 0 disables correction.
+Raw times stay on the span; adjusted times go to `WorkingTrace.start/end`.
 """
 
 from __future__ import annotations
 
 from pipeline.domain.assembly.model import CLOCK_SKEW_ADJUSTED, CLOCK_SKEW_EXCEEDED, WorkingTrace
+from pipeline.domain.span import HOST_KEYS, Span
+
+_K1, _K2, _K3 = HOST_KEYS
+
+
+def span_hosts(spans: list[Span]) -> list[str | None]:
+    """`Span.host` of every span, computed inline (a property call per span costs 3x more)."""
+    hosts: list[str | None] = [
+        r.get(_K1) or r.get(_K2) or r.get(_K3) or None for r in (s.resource for s in spans)
+    ]
+    for i, h in enumerate(hosts):
+        if h is not None and h.__class__ is not str:
+            hosts[i] = str(h)
+    return hosts
 
 
 def skew_delta(child_start: int, child_end: int, parent_start: int, parent_end: int) -> int:
@@ -28,54 +42,39 @@ def skew_delta(child_start: int, child_end: int, parent_start: int, parent_end: 
     return parent_start + latency - child_start
 
 
-def correct_clock_skew(work: WorkingTrace) -> WorkingTrace:
-    """Compute every span's shift top-down from the roots; fill adjusted start/end and skew."""
-    spans = work.spans
-    start = [s.start_time_unix_nano for s in spans]
-    end = [s.end_time_unix_nano for s in spans]
-    n = len(spans)
-    skew = [0] * n
-    work.start, work.end, work.skew = start, end, skew
-    max_ns = work.options.max_clock_skew_adjustment_ns
-    if max_ns == 0:
-        return work
-    children = work.children
-    hosts = [s.host for s in spans]
-    diagnostics = work.diagnostics
-    todo = list(work.roots)
-    for p in todo:  # grows while iterated: breadth-first, so a parent is adjusted before its children
-        kids = children[p]
-        if not kids:
-            continue
-        todo.extend(kids)
-        host = hosts[p]
-        p_start, p_end, p_skew = start[p], end[p], skew[p]
-        for c in kids:
-            c_host = hosts[c]
-            if c_host is not None and c_host == host:
-                delta = p_skew
-            else:
-                delta = skew_delta(start[c], end[c], p_start, p_end)
-                if delta:
-                    if abs(delta) > max_ns:
-                        diagnostics.append(
-                            (
-                                c,
-                                CLOCK_SKEW_EXCEEDED,
-                                f"needed shift {delta} ns exceeds the maximum {max_ns} ns; not applied",
-                            )
-                        )
-                        delta = 0
-                    else:
-                        diagnostics.append(
-                            (
-                                c,
-                                CLOCK_SKEW_ADJUSTED,
-                                f"shifted by {delta} ns against parent on host {host or 'unknown'}",
-                            )
-                        )
-            if delta:
-                skew[c] = delta
-                start[c] += delta
-                end[c] += delta
-    return work
+def shift_children(work: WorkingTrace, p: int, kids: list[int]) -> bool:
+    """Shift the children of the (already adjusted) span `p`; called parent before children.
+
+    Returns:
+        Whether any child moved (its siblings' order may then have changed).
+    """
+    moved = False
+    start, end, skew = work.start, work.end, work.skew
+    hosts = work.hosts
+    if hosts is None:
+        hosts = work.hosts = span_hosts(work.spans)
+    p_start, p_end, p_skew = start[p], end[p], skew[p]
+    for c in kids:
+        c_start, c_end = start[c], end[c]
+        if not p_skew and c_start >= p_start and c_end <= p_end:
+            continue  # fits and inherits nothing: the common case, decided without the hosts
+        host, c_host = hosts[p], hosts[c]
+        if c_host is not None and c_host == host:
+            delta = p_skew
+        else:
+            delta = skew_delta(c_start, c_end, p_start, p_end)
+            if not delta:
+                continue
+            max_ns = work.options.max_clock_skew_adjustment_ns
+            if abs(delta) > max_ns:
+                message = f"needed shift {delta} ns exceeds the maximum {max_ns} ns; not applied"
+                work.diagnostics.append((c, CLOCK_SKEW_EXCEEDED, message))
+                continue
+            message = f"shifted by {delta} ns against parent {work.span_ids[p]} on host {host or 'unknown'}"
+            work.diagnostics.append((c, CLOCK_SKEW_ADJUSTED, message))
+        if delta:
+            skew[c] = delta
+            start[c] = c_start + delta
+            end[c] = c_end + delta
+            moved = True
+    return moved

@@ -4,8 +4,8 @@
 Per root, on adjusted times:
 1. non-blocking spans leave the tree with their descendants: a CONSUMER child of a PRODUCER
    runs asynchronously (jaeger-ui `filterBlockingSpans`);
-2. children are clamped to their (clamped) parent, and dropped when wholly outside it
-   (`sanitizeOverFlowingChildren`);
+2. children are clamped to their (clamped) parent, and dropped with their descendants when
+   wholly outside it (`sanitizeOverFlowingChildren`);
 3. from the root, take the last-finishing child (LFC); the parent's part after the LFC's end is
    on the path; descend into the LFC; a span with no LFC left is on the path from its start,
    and the walk returns to its parent looking for the LFC that ends before that start
@@ -18,75 +18,84 @@ from __future__ import annotations
 from pipeline.domain.assembly.model import NO_PARENT, WorkingTrace
 
 
-def compute_critical_path(work: WorkingTrace) -> WorkingTrace:
-    """Fill `critical_path` (root by root, time-ordered) and `on_critical_path`."""
-    n = len(work.spans)
-    order, parent, children = work.order, work.parent, work.children
-    kinds = [s.kind for s in work.spans]
-    a_start, a_end = work.start, work.end
-    cs = [0] * n  # clamped start/end, valid where alive
-    ce = [0] * n
-    alive = [False] * n
-    # Pre-order means a parent is clamped before its children.
-    for i in order:
+def _clamp(work: WorkingTrace) -> tuple[list[int], list[int], list[bool]]:
+    """Steps 1-2: clamped start/end of every span, and whether it is still in the tree."""
+    parent = work.parent
+    cs, ce = work.start[:], work.end[:]
+    alive = [True] * len(cs)
+    for c in work.async_children:
+        if parent[c] != NO_PARENT:  # a cycle cut may have made it a root; roots stay
+            alive[c] = False
+    for i in work.order:  # pre-order: a parent is clamped before its children
         p = parent[i]
-        s, e = a_start[i], a_end[i]
-        if p == NO_PARENT:
-            alive[i], cs[i], ce[i] = True, s, e
+        if p == NO_PARENT or not alive[i]:
             continue
-        if not alive[p] or (kinds[i] == "CONSUMER" and kinds[p] == "PRODUCER"):
+        if not alive[p]:
+            alive[i] = False
             continue
-        ps, pe = cs[p], ce[p]
+        s, e, ps, pe = cs[i], ce[i], cs[p], ce[p]
         if s >= ps:
+            if e <= pe:
+                continue  # fits: the common case
             if s >= pe:
-                continue
-            e = min(e, pe)
+                alive[i] = False
+            else:
+                ce[i] = pe
         elif e <= ps:
-            continue
+            alive[i] = False
         else:
-            s = ps
-            e = min(e, pe)
-        alive[i], cs[i], ce[i] = True, s, e
+            cs[i] = ps
+            ce[i] = min(e, pe)
+    return cs, ce, alive
 
+
+def compute_critical_path(work: WorkingTrace) -> WorkingTrace:
+    """Fill `critical_path` (root by root, each in time order) and `on_critical_path`."""
+    cs, ce, alive = _clamp(work)
+    n = len(cs)
+    parent, children = work.parent, work.children
     on_path = [False] * n
-    path: list[tuple[int, int, int]] = []
-    # Children of a span sorted by clamped end, latest first (stable: ties keep sibling order),
-    # with a cursor: the bound `returning` only decreases for a given parent, so the LFC
-    # search resumes where it stopped instead of rescanning (linear, not quadratic, in fan-out).
-    by_end: dict[int, list[int]] = {}
-    cursor: dict[int, int] = {}
+    path = work.critical_path
+    # A span's live children sorted by clamped end, latest first (sorted(reverse=True) is
+    # stable: equal ends keep sibling order, so ties go to the earlier sibling), and a cursor:
+    # the bound `returning` only decreases for a given span, so the LFC search resumes where
+    # it stopped instead of rescanning (linear, not quadratic, in fan-out).
+    by_end: list[list[int] | None] = [None] * n
+    cursor = [0] * n
     for root in work.roots:
         sections: list[tuple[int, int, int]] = []
         cur = root
-        returning: int | None = None
+        returning, returned = 0, False  # `returning` is meaningful only once `returned`
         while True:
-            kids = by_end.get(cur)
+            kids = by_end[cur]
             if kids is None:
-                kids = sorted((c for c in children[cur] if alive[c]), key=ce.__getitem__, reverse=True)
-                # sorted(reverse=True) keeps equal keys in their original order, as wanted
+                kids = children[cur]
+                if kids:
+                    kids = sorted([c for c in kids if alive[c]], key=ce.__getitem__, reverse=True)
                 by_end[cur] = kids
-                cursor[cur] = 0
             k = cursor[cur]
-            if returning is not None:
+            if returned:
                 while k < len(kids) and ce[kids[k]] >= returning:
                     k += 1
-                cursor[cur] = k
-            section_end = ce[cur] if returning is None else returning
+                section_end = returning
+            else:
+                section_end = ce[cur]
             if k < len(kids):
                 lfc = kids[k]
                 cursor[cur] = k + 1
                 if ce[lfc] != section_end:
                     sections.append((cur, ce[lfc], section_end))
-                cur, returning = lfc, None
+                cur, returned = lfc, False
                 continue
+            cursor[cur] = k
             if cs[cur] != section_end:
                 sections.append((cur, cs[cur], section_end))
             if cur == root:
                 break
-            cur, returning = parent[cur], cs[cur]
+            cur, returning, returned = parent[cur], cs[cur], True
         sections.reverse()
         for i, _, _ in sections:
             on_path[i] = True
         path.extend(sections)
-    work.critical_path, work.on_critical_path = path, on_path
+    work.on_critical_path = on_path
     return work

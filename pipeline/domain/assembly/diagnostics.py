@@ -14,19 +14,15 @@ from pipeline.domain.span import FLAG_SAMPLED
 def diagnose_propagation(work: WorkingTrace) -> WorkingTrace:
     """Flag CONSUMER spans parented by a PRODUCER (should be a link) and sampled-flag flips."""
     spans, parent, diagnostics = work.spans, work.parent, work.diagnostics
+    for i in work.async_children:
+        message = f"CONSUMER span is a child of PRODUCER span {spans[i].parent_span_id}; a link is expected"
+        diagnostics.append((i, QUEUE_PARENT_CHILD, message))
+    flags = [s.flags for s in spans]
+    if len({f & FLAG_SAMPLED for f in flags}) < 2:
+        return work  # all agree: no pair can disagree
     for i, p in enumerate(parent):
-        if p == NO_PARENT:
-            continue
-        span, up = spans[i], spans[p]
-        if span.kind == "CONSUMER" and up.kind == "PRODUCER":
-            diagnostics.append(
-                (
-                    i,
-                    QUEUE_PARENT_CHILD,
-                    f"CONSUMER span is a child of PRODUCER span {up.span_id}; a link is expected",
-                )
-            )
-        if (span.flags ^ up.flags) & FLAG_SAMPLED:
+        if p != NO_PARENT and (flags[i] ^ flags[p]) & FLAG_SAMPLED:
+            span, up = spans[i], spans[p]
             diagnostics.append(
                 (
                     i,

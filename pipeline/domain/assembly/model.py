@@ -44,7 +44,10 @@ class AssemblyOptions:
 
 @dataclass(slots=True)
 class WorkingTrace:
-    """One trace between stages. Lists are indexed by span index unless said otherwise."""
+    """One trace between stages. Lists are indexed by span index unless said otherwise.
+
+    Fields with `init=False` are set by the stage that computes them (`walk_tree` etc.).
+    """
 
     trace_id: str
     options: AssemblyOptions
@@ -52,22 +55,19 @@ class WorkingTrace:
     span_ids: list[str]
     dup_rank: list[int]  # 0 for the first (canonical) copy of a span id, 1.. for conflicting copies
     index: dict[str, int]  # span id -> index of its canonical copy
-    parent: list[int] = field(default_factory=list)
-    children: list[list[int]] = field(default_factory=list)
-    roots: list[int] = field(default_factory=list)  # after `order_tree`: in tree order
+    parent: list[int] = field(init=False)
+    children: list[list[int]] = field(init=False)
+    roots: list[int] = field(init=False)  # after `walk_tree`: in tree order
     orphans: list[int] = field(default_factory=list)
-    start: list[int] = field(default_factory=list)  # adjusted start
-    end: list[int] = field(default_factory=list)  # adjusted end
-    skew: list[int] = field(default_factory=list)
-    order: list[int] = field(default_factory=list)  # span indexes in tree order
-    position: list[int] = field(default_factory=list)  # span index -> position in `order`
-    depth: list[int] = field(default_factory=list)
-    self_time: list[int] = field(default_factory=list)
-    on_critical_path: list[bool] = field(default_factory=list)
+    async_children: list[int] = field(default_factory=list)  # CONSUMER spans under a PRODUCER
+    start: list[int] = field(init=False)  # adjusted start
+    end: list[int] = field(init=False)  # adjusted end
+    skew: list[int] = field(init=False)
+    order: list[int] = field(init=False)  # span indexes in tree order
+    depth: list[int] = field(init=False)
+    self_time: list[int] = field(init=False)
+    on_critical_path: list[bool] = field(init=False)
+    hosts: list[str | None] | None = None  # `Span.host` per span, computed when first needed
     critical_path: list[tuple[int, int, int]] = field(default_factory=list)  # (span index, start, end)
     # (span index or TRACE_LEVEL, code, message); sorted into tree order by the record stage
     diagnostics: list[tuple[int, str, str]] = field(default_factory=list)
-
-    def sort_key(self, i: int) -> tuple[int, str, int]:
-        """Sibling order: adjusted start, then span id, then copy rank (DESIGN.md §3)."""
-        return (self.start[i], self.span_ids[i], self.dup_rank[i])

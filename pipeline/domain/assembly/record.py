@@ -6,46 +6,69 @@ from collections.abc import Sequence
 from typing import Any
 
 from pipeline.domain.assembly.model import TRACE_LEVEL, WorkingTrace
-from pipeline.domain.span import Span
 
 SCHEMA = "assembled_trace/v1"
 REASONS = ("idle", "max_age", "max_spans", "memory_pressure", "shutdown", "late_update", "links_update")
 
 
-def _span_entry(span: Span, work: WorkingTrace, i: int, k: int) -> dict[str, Any]:
-    """One output span: the obspipe span fields plus the assembly fields, built in one literal."""
-    resource = span.resource
-    if resource.get("service.name") != span.service_name:
-        resource = {**resource, "service.name": span.service_name}
-    return {
-        "trace_id": span.trace_id,
-        "span_id": span.span_id,
-        "parent_span_id": span.parent_span_id,
-        "name": span.name,
-        "kind": span.kind,
-        "start_time_unix_nano": span.start_time_unix_nano,
-        "end_time_unix_nano": span.end_time_unix_nano,
-        "status": {"code": span.status_code, "message": span.status_message},
-        "resource": resource,
-        "attributes": span.attributes,
-        "links": [
-            {"trace_id": ln.trace_id, "span_id": ln.span_id, "attributes": ln.attributes} for ln in span.links
-        ]
-        if span.links
-        else [],
-        "trace_state": span.trace_state,
-        "flags": span.flags,
-        "depth": work.depth[i],
-        "order": k,
-        "adjusted_start_time_unix_nano": work.start[i],
-        "adjusted_end_time_unix_nano": work.end[i],
-        "clock_skew_ns": work.skew[i],
-        "self_time_ns": work.self_time[i],
-        "on_critical_path": work.on_critical_path[i],
-    }
+def _span_entries(work: WorkingTrace) -> tuple[list[dict[str, Any]], set[str], int]:
+    """The output spans in tree order (each dict built in one literal: the costliest step of
+    assembly, so no per-span helper call), with the set of services and the error count."""
+    spans, depth, start, end = work.spans, work.depth, work.start, work.end
+    skew, self_time, on_path = work.skew, work.self_time, work.on_critical_path
+    services: set[str] = set()
+    errors = 0
+    out: list[dict[str, Any]] = []
+    append = out.append
+    for k, i in enumerate(work.order):
+        span = spans[i]
+        service = span.service_name
+        services.add(service)
+        status = span.status_code
+        if status == "ERROR":
+            errors += 1
+        resource = span.resource
+        if resource.get("service.name") != service:
+            resource = {**resource, "service.name": service}
+        links = span.links
+        append(
+            {
+                "trace_id": span.trace_id,
+                "span_id": span.span_id,
+                "parent_span_id": span.parent_span_id,
+                "name": span.name,
+                "kind": span.kind,
+                "start_time_unix_nano": span.start_time_unix_nano,
+                "end_time_unix_nano": span.end_time_unix_nano,
+                "status": {"code": status, "message": span.status_message},
+                "resource": resource,
+                "attributes": span.attributes,
+                "links": [
+                    {
+                        "trace_id": ln.trace_id,
+                        "span_id": ln.span_id,
+                        "attributes": ln.attributes,
+                        "trace_state": ln.trace_state,
+                    }
+                    for ln in links
+                ]
+                if links
+                else [],
+                "trace_state": span.trace_state,
+                "flags": span.flags,
+                "depth": depth[i],
+                "order": k,
+                "adjusted_start_time_unix_nano": start[i],
+                "adjusted_end_time_unix_nano": end[i],
+                "clock_skew_ns": skew[i],
+                "self_time_ns": self_time[i],
+                "on_critical_path": on_path[i],
+            }
+        )
+    return out, services, errors
 
 
-def _summary(work: WorkingTrace) -> dict[str, Any]:
+def _summary(work: WorkingTrace, services: set[str], errors: int) -> dict[str, Any]:
     spans = work.spans
     if not spans:
         return {
@@ -66,9 +89,26 @@ def _summary(work: WorkingTrace) -> dict[str, Any]:
         "start_time_unix_nano": first,
         "duration_ns": max(work.end) - first,
         "span_count": len(spans),
-        "services": sorted({s.service_name for s in spans}),
-        "error_count": sum(1 for s in spans if s.status_code == "ERROR"),
+        "services": sorted(services),
+        "error_count": errors,
     }
+
+
+def _diagnostics(work: WorkingTrace, extra: Sequence[dict[str, str]]) -> list[dict[str, Any]]:
+    ids = work.span_ids
+    found = work.diagnostics
+    if len(found) > 1:
+        # Trace-level first, then by tree position; stage order is kept within a span.
+        position = {i: k for k, i in enumerate(work.order)}
+        found = sorted(found, key=lambda d: -1 if d[0] == TRACE_LEVEL else position[d[0]])
+    out: list[dict[str, Any]] = [
+        {"code": code, "span_id": None if i == TRACE_LEVEL else ids[i], "message": message}
+        for i, code, message in found
+    ]
+    out.extend(
+        {"code": d["code"], "span_id": d.get("span_id"), "message": d.get("message", "")} for d in extra
+    )
+    return out
 
 
 def build_record(
@@ -82,30 +122,12 @@ def build_record(
 ) -> dict[str, Any]:
     """Assemble the output dict from a fully processed `WorkingTrace`."""
     spans, ids, trace_id = work.spans, work.span_ids, work.trace_id
+    entries, services, errors = _span_entries(work)
     index = work.index
-    out_spans = [_span_entry(spans[i], work, i, k) for k, i in enumerate(work.order)]
-    links = [
-        {
-            "span_id": ids[i],
-            "trace_id": ln.trace_id,
-            "linked_span_id": ln.span_id,
-            "resolved": ln.trace_id == trace_id and ln.span_id in index,
-        }
-        for i in work.order
-        if spans[i].links
-        for ln in spans[i].links
-    ]
-    position = work.position
-    # Trace-level diagnostics first, then by tree position; stage order is kept within a span.
-    diags = sorted(work.diagnostics, key=lambda d: -1 if d[0] == TRACE_LEVEL else position[d[0]])
-    diagnostics: list[dict[str, Any]] = [
-        {"code": code, "span_id": None if i == TRACE_LEVEL else ids[i], "message": message}
-        for i, code, message in diags
-    ]
-    diagnostics.extend(
-        {"code": d["code"], "span_id": d.get("span_id"), "message": d.get("message", "")}
-        for d in extra_diagnostics
-    )
+    orphans = work.orphans
+    if len(orphans) > 1:
+        position = {i: k for k, i in enumerate(work.order)}
+        orphans = sorted(orphans, key=position.__getitem__)
     return {
         "schema": SCHEMA,
         "trace_id": trace_id,
@@ -113,10 +135,20 @@ def build_record(
         "reason": reason,
         "complete": complete,
         "roots": [ids[i] for i in work.roots],
-        "orphans": [ids[i] for i in work.orphans],
-        "summary": _summary(work),
-        "spans": out_spans,
-        "links": links,
+        "orphans": [ids[i] for i in orphans],
+        "summary": _summary(work, services, errors),
+        "spans": entries,
+        "links": [
+            {
+                "span_id": ids[i],
+                "trace_id": ln.trace_id,
+                "linked_span_id": ln.span_id,
+                "resolved": ln.trace_id == trace_id and ln.span_id in index,
+            }
+            for i in work.order
+            if spans[i].links
+            for ln in spans[i].links
+        ],
         "linked_from": [
             {"trace_id": d["trace_id"], "span_id": d["span_id"], "linked_span_id": d["linked_span_id"]}
             for d in linked_from
@@ -125,5 +157,5 @@ def build_record(
             {"span_id": ids[i], "start_time_unix_nano": s, "end_time_unix_nano": e}
             for i, s, e in work.critical_path
         ],
-        "diagnostics": diagnostics,
+        "diagnostics": _diagnostics(work, extra_diagnostics) if work.diagnostics or extra_diagnostics else [],
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import attrgetter
 from typing import Any
 
 from pipeline.domain.assembly.model import (
@@ -37,65 +38,64 @@ def _canonical_key(span: Span) -> tuple[Any, ...]:
     )
 
 
+_RAW_ORDER = attrgetter("start_time_unix_nano", "span_id")
+
+
 def collapse_duplicates(trace_id: str, spans: Sequence[Span], options: AssemblyOptions) -> WorkingTrace:
     """Index spans by id: exact re-deliveries collapse into one; conflicting copies are all kept.
 
-    Conflicting copies are ordered canonically (`_canonical_key`); the first one is the one that
-    children attach to, and the span id is flagged DUPLICATE_SPAN_ID once.
+    Spans are indexed in (raw start, span id, copy rank) order, so children lists come out in
+    sibling order and need sorting again only where clock skew moved a child. Conflicting
+    copies are ranked canonically (`_canonical_key`); children attach to rank 0, and the span
+    id is flagged DUPLICATE_SPAN_ID once.
     """
-    kept: list[Span] = []
-    index: dict[str, int] = {}
-    extra: dict[str, list[int]] | None = None  # span id -> indexes of every copy, only on collision
+    ordered = sorted(spans, key=_RAW_ORDER)
+    ids = [s.span_id for s in ordered]
+    index = {sid: i for i, sid in enumerate(ids)}
+    if len(index) == len(ids):  # the common case: no span id seen twice
+        return WorkingTrace(trace_id, options, ordered, ids, [0] * len(ids), index)
+    copies: dict[str, list[Span]] = {}
     for span in spans:
-        sid = span.span_id
-        first = index.get(sid)
-        if first is None:
-            index[sid] = len(kept)
-            kept.append(span)
-            continue
-        if extra is None:
-            extra = {}
-        copies = extra.setdefault(sid, [first])
-        if any(kept[c] == span for c in copies):
-            continue  # an exact re-delivery
-        copies.append(len(kept))
-        kept.append(span)
-
-    work = WorkingTrace(
-        trace_id=trace_id,
-        options=options,
-        spans=kept,
-        span_ids=[s.span_id for s in kept],
-        dup_rank=[0] * len(kept),
-        index=index,
+        same = copies.setdefault(span.span_id, [])
+        if not any(c == span for c in same):  # else an exact re-delivery
+            same.append(span)
+    ranked = sorted(
+        (
+            (span.start_time_unix_nano, sid, rank, span)
+            for sid, same in copies.items()
+            for rank, span in enumerate(sorted(same, key=_canonical_key))
+        ),
+        key=lambda t: t[:3],
     )
-    if extra:
-        for sid in sorted(extra):
-            copies = extra[sid]
-            if len(copies) < 2:
-                continue
-            # Reassign the slots so that slot order is canonical order; indexes stay valid.
-            copies.sort()
-            ordered = sorted((kept[c] for c in copies), key=_canonical_key)
-            for rank, (slot, span) in enumerate(zip(copies, ordered, strict=True)):
-                kept[slot] = span
-                work.dup_rank[slot] = rank
-            work.diagnostics.append(
-                (copies[0], DUPLICATE_SPAN_ID, f"{len(copies)} conflicting copies of span {sid} are kept")
-            )
+    kept = [t[3] for t in ranked]
+    work = WorkingTrace(trace_id, options, kept, [t[1] for t in ranked], [t[2] for t in ranked], {})
+    index = work.index
+    for i, (_, sid, rank, _) in enumerate(ranked):
+        if rank == 0:
+            index[sid] = i
+    for _, sid, rank, _ in ranked:
+        if rank == 1:
+            n_copies = len(copies[sid])
+            message = f"{n_copies} conflicting copies of span {sid} are kept"
+            work.diagnostics.append((index[sid], DUPLICATE_SPAN_ID, message))
     return work
 
 
 def link_parents(work: WorkingTrace) -> WorkingTrace:
-    """Attach each span to its parent; spans without one are roots, with a missing one orphans."""
-    n = len(work.spans)
+    """Attach each span to its parent; spans without one are roots, with a missing one orphans.
+
+    A CONSUMER span whose parent is a PRODUCER is recorded as an asynchronous child (it is off
+    the critical path and is flagged QUEUE_PARENT_CHILD).
+    """
+    spans = work.spans
+    n = len(spans)
     parent = [NO_PARENT] * n
     children: list[list[int]] = [[] for _ in range(n)]
     roots: list[int] = []
     true_roots = 0
     index = work.index
     diagnostics = work.diagnostics
-    for i, span in enumerate(work.spans):
+    for i, span in enumerate(spans):
         pid = span.parent_span_id
         if not pid:
             roots.append(i)
@@ -109,83 +109,40 @@ def link_parents(work: WorkingTrace) -> WorkingTrace:
             continue
         parent[i] = p
         children[p].append(i)
+        if span.kind == "CONSUMER" and spans[p].kind == "PRODUCER":
+            work.async_children.append(i)
     if true_roots > 1:
         diagnostics.append((TRACE_LEVEL, MULTIPLE_ROOTS, f"{true_roots} spans have no parent"))
     work.parent, work.children, work.roots = parent, children, roots
     return work
 
 
-def _reach(children: list[list[int]], starts: list[int], reached: list[bool]) -> int:
-    """Mark every span below `starts`; return how many were newly marked."""
-    todo = list(starts)
-    count = 0
-    for i in todo:  # the list grows while iterated: a breadth-first walk without a deque
-        if not reached[i]:
-            reached[i] = True
-            count += 1
-            todo.extend(children[i])
-    return count
+def break_cycles(work: WorkingTrace, reached: list[bool]) -> list[int]:
+    """Break the parent cycles that keep the spans not `reached` from any root; return the cuts.
 
-
-def break_cycles(work: WorkingTrace) -> WorkingTrace:
-    """Break parent cycles: spans unreachable from any root sit on or below a cycle.
-
-    Each cycle is cut at its member with the earliest raw start (then span id, then copy rank),
-    which becomes a root flagged PARENT_CYCLE; every span still appears exactly once.
+    Following parents from such a span never meets a root, so it ends in a cycle. Each cycle is
+    cut at its member with the earliest raw start (then span id, then copy rank), which becomes
+    a root flagged PARENT_CYCLE; every span still appears exactly once.
     """
-    n = len(work.spans)
-    reached = [False] * n
-    if _reach(work.children, work.roots, reached) == n:
-        return work
-    spans, parent, children = work.spans, work.parent, work.children
-    for i in range(n):
+    spans, parent, children, ids, rank = work.spans, work.parent, work.children, work.span_ids, work.dup_rank
+    reached = list(reached)
+    cuts: list[int] = []
+    for i in range(len(spans)):
         if reached[i]:
             continue
-        # Following parents from an unreachable span never meets a root, so it ends in a cycle.
         seen: dict[int, int] = {}
         j = i
-        while j not in seen:
+        while j not in seen and not reached[j]:
             seen[j] = len(seen)
             j = parent[j]
-        path = list(seen)
-        cycle = path[seen[j] :]
-        cut = min(cycle, key=lambda c: (spans[c].start_time_unix_nano, work.span_ids[c], work.dup_rank[c]))
-        chain = " -> ".join(work.span_ids[c] for c in cycle)
-        children[parent[cut]].remove(cut)
-        parent[cut] = NO_PARENT
-        work.roots.append(cut)
-        work.diagnostics.append((cut, PARENT_CYCLE, f"parent chain {chain} loops; cut above this span"))
-        _reach(children, [cut], reached)
-    return work
-
-
-def order_tree(work: WorkingTrace) -> WorkingTrace:
-    """Tree order: DFS pre-order from the roots; roots and siblings by adjusted start, then id."""
-    start, ids, rank = work.start, work.span_ids, work.dup_rank
-
-    def key(i: int) -> tuple[int, str, int]:
-        return (start[i], ids[i], rank[i])
-
-    n = len(work.spans)
-    children = work.children
-    depth = [0] * n
-    order: list[int] = []
-    roots = sorted(work.roots, key=key)
-    stack = roots[::-1]
-    while stack:
-        i = stack.pop()
-        order.append(i)
-        kids = children[i]
-        if kids:
-            if len(kids) > 1:
-                kids.sort(key=key)
-            d = depth[i] + 1
-            for c in kids:
-                depth[c] = d
-            stack.extend(reversed(kids))
-    position = [0] * n
-    for k, i in enumerate(order):
-        position[i] = k
-    work.roots, work.order, work.depth, work.position = roots, order, depth, position
-    work.orphans.sort(key=position.__getitem__)
-    return work
+        if j in seen:  # else this walk ran into a component already cut
+            cycle = list(seen)[seen[j] :]
+            cut = min(cycle, key=lambda c: (spans[c].start_time_unix_nano, ids[c], rank[c]))
+            chain = " -> ".join(ids[c] for c in cycle)
+            children[parent[cut]].remove(cut)
+            parent[cut] = NO_PARENT
+            cuts.append(cut)
+            work.diagnostics.append((cut, PARENT_CYCLE, f"parent chain {chain} loops; cut above this span"))
+        for k in seen:
+            reached[k] = True
+    return cuts

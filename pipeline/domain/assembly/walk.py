@@ -1,0 +1,76 @@
+"""The tree walk: tree order, clock-skew correction and self time in one pre-order pass.
+
+One pass rather than three because each needs the same thing at the same moment — a parent
+already adjusted, its children about to be visited — and per-span passes are what assembly
+time is made of (see benchmarks/assemble.py).
+"""
+
+from __future__ import annotations
+
+from pipeline.domain.assembly.clock_skew import shift_children
+from pipeline.domain.assembly.model import WorkingTrace
+from pipeline.domain.assembly.timing import children_cover_ns
+from pipeline.domain.assembly.tree import break_cycles
+
+
+def walk_tree(work: WorkingTrace) -> WorkingTrace:
+    """DFS pre-order from the roots; roots and siblings by adjusted start, then span id, then copy.
+
+    At each span: shift its children for clock skew (its own times are final by then), sort
+    them, and subtract their clamped union from its duration (self time). Spans caught in
+    parent cycles are reached last, from the cycles' cuts (`tree.break_cycles`).
+    """
+    spans = work.spans
+    n = len(spans)
+    start = [s.start_time_unix_nano for s in spans]
+    end = [s.end_time_unix_nano for s in spans]
+    work.start, work.end, work.skew = start, end, [0] * n
+    self_time = [e - s if e > s else 0 for s, e in zip(start, end)]  # noqa: B905 (equal by construction)
+    depth = [0] * n
+    order: list[int] = []
+    correct = work.options.max_clock_skew_adjustment_ns > 0
+    children, ids, rank = work.children, work.span_ids, work.dup_rank
+
+    def key(i: int) -> tuple[int, str, int]:
+        return (start[i], ids[i], rank[i])
+
+    skew = work.skew
+    roots = list(work.roots)  # in raw-start order, which for roots is adjusted-start order
+    pending = roots
+    while pending:
+        stack = pending[::-1]
+        while stack:
+            p = stack.pop()
+            order.append(p)
+            kids = children[p]
+            if not kids:
+                continue
+            p_start, p_end = start[p], end[p]
+            d = depth[p] + 1
+            fits = not skew[p]
+            for c in kids:
+                depth[c] = d
+                if fits and (start[c] < p_start or end[c] > p_end):
+                    fits = False
+            # Children are indexed in raw-start order (tree.collapse_duplicates): they need
+            # sorting again only when the skew correction moved one of them.
+            if not fits and correct and shift_children(work, p, kids) and len(kids) > 1:
+                kids.sort(key=key)
+            if len(kids) > 1:
+                if self_time[p]:
+                    self_time[p] -= children_cover_ns(p_start, p_end, kids, start, end)
+            elif self_time[p]:
+                c = kids[0]
+                covered = min(end[c], p_end) - max(start[c], p_start)
+                if covered > 0:
+                    self_time[p] -= covered
+            stack.extend(reversed(kids))
+        pending = []
+        if len(order) < n:  # some spans hang off parent cycles
+            reached = [False] * n
+            for i in order:
+                reached[i] = True
+            pending = sorted(break_cycles(work, reached), key=key)
+            roots.extend(pending)
+    work.roots, work.order, work.depth, work.self_time = roots, order, depth, self_time
+    return work
