@@ -51,8 +51,37 @@ def topic_kinds(settings: Settings) -> dict[str, Kind]:
     }
 
 
-class TopicFeed:
+class _KafkaThread:
+    """A daemon thread running `_run` with the settings and bootstrap of one Kafka client."""
+
+    thread_name = "dashboard-kafka"
+
+    def __init__(self, settings: Settings, bootstrap: str, loop: asyncio.AbstractEventLoop) -> None:
+        self.settings = settings
+        self.bootstrap = bootstrap
+        self.loop = loop
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name=self.thread_name, daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the thread (it closes its clients); idempotent."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+
+class TopicFeed(_KafkaThread):
     """Reads the output topics in a thread and delivers record batches on the event loop."""
+
+    thread_name = "dashboard-feed"
 
     def __init__(
         self,
@@ -63,29 +92,14 @@ class TopicFeed:
         *,
         from_beginning: bool = False,
     ) -> None:
-        self.settings = settings
-        self.bootstrap = bootstrap
+        super().__init__(settings, bootstrap, loop)
         self.deliver = deliver
-        self.loop = loop
         self.from_beginning = from_beginning
         self.kinds = topic_kinds(settings)
         self.group_id = f"{GROUP_PREFIX}{uuid.uuid4().hex[:12]}"
         self.assigned: set[tuple[str, int]] = set()
         self.ready = threading.Event()  # set once the first partition assignment is done
         self.error: str | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="dashboard-feed", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop the thread and close the consumer; idempotent."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
 
     def status(self) -> dict[str, Any]:
         return {
@@ -149,11 +163,13 @@ class TopicFeed:
         self.ready.set()
 
 
-class LagPoller:
+class LagPoller(_KafkaThread):
     """Polls committed offsets of the pipeline's consumer groups against the high watermarks.
 
     For display only: lag from watermarks is approximate (on the embedded broker, very much so).
     """
+
+    thread_name = "dashboard-lag"
 
     def __init__(
         self,
@@ -162,22 +178,8 @@ class LagPoller:
         deliver: Callable[[list[dict[str, Any]]], None],
         loop: asyncio.AbstractEventLoop,
     ) -> None:
-        self.settings = settings
-        self.bootstrap = bootstrap
+        super().__init__(settings, bootstrap, loop)
         self.deliver = deliver
-        self.loop = loop
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="dashboard-lag", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
 
     def _run(self) -> None:
         admin = AdminClient(admin_config(self.settings, self.bootstrap))

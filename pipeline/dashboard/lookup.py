@@ -29,9 +29,9 @@ def _link_key(entry: dict[str, Any]) -> tuple[Any, ...]:
     return (entry.get("trace_id"), entry.get("span_id"), entry.get("linked_span_id"))
 
 
-def redis_trace_lookup(redis_url: str) -> TraceLookup:
-    """A lookup reading `redis_url`'s trace index off the event loop (redis-py blocks)."""
-    index = RedisTraceIndex.from_url(redis_url)
+def redis_trace_lookup(redis_url: str, prefix: str = "obspipe") -> TraceLookup:
+    """A lookup reading `redis_url`'s trace index (keys under `prefix`) off the event loop."""
+    index = RedisTraceIndex.from_url(redis_url, prefix=prefix)
 
     def read(trace_id: str) -> dict[str, Any] | None:
         trace = index.get(trace_id)

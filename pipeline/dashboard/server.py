@@ -147,7 +147,7 @@ def build_dashboard(
     app[HUB] = SseHub()
     app[FEED] = None
     if trace_lookup is None and redis_url is not None:
-        trace_lookup = redis_trace_lookup(redis_url)
+        trace_lookup = redis_trace_lookup(redis_url, settings.trace_index_prefix)
     app[LOOKUP] = trace_lookup
     app.router.add_get("/", _index)
     app.router.add_get("/static/{name}", _static)
