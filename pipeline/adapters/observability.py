@@ -34,7 +34,10 @@ class PipelineMetrics:
     """The instruments of one stream app, already bound to its `app` label.
 
     Attributes (all take `.inc(n)` / `.set(v)` / `.observe(s)` as Prometheus instruments do):
-        records_in, records_out: Kafka records consumed / produced.
+        records_in, records_out: Kafka records consumed / produced. In a faust app instrumented
+            with `instrument_faust_app`, its sensor already counts every record faust reads
+            (records_in) and sends (records_out); the app adds only what bypasses faust, e.g.
+            records produced through its own confluent producer.
         spans_in, spans_out: spans inside those records.
         open_traces, open_spans: trace windows held in memory right now.
         commit_latency: seconds from commit request to broker acknowledgement.
@@ -124,8 +127,19 @@ def serve_metrics(metrics: PipelineMetrics, host: str = "127.0.0.1", port: int =
 
 
 def start_metrics_server(settings: Settings, metrics: PipelineMetrics) -> int:
-    """Serve `metrics` on settings.web_host:settings.metrics_port and return the bound port."""
-    return serve_metrics(metrics, settings.web_host, settings.metrics_port).port
+    """Serve `metrics` on settings.web_host:settings.metrics_port and return the bound port.
+
+    A fixed port that is taken (e.g. several apps in one process, all given the same
+    OBSPIPE_METRICS_PORT) falls back to a free port with a warning rather than failing the worker.
+    """
+    try:
+        return serve_metrics(metrics, settings.web_host, settings.metrics_port).port
+    except OSError as exc:
+        if settings.metrics_port == 0:
+            raise
+        log.warning("%s: metrics port %d unavailable (%s); using a free port", metrics.app,
+                    settings.metrics_port, exc)
+        return serve_metrics(metrics, settings.web_host, 0).port
 
 
 def instrument_faust_app(

@@ -33,3 +33,17 @@ def test_start_metrics_server_uses_settings() -> None:
     port = start_metrics_server(Settings(metrics_port=0, web_host="127.0.0.1"), m)
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as resp:
         assert b'obspipe_spans_in_total{app="slo-burn"} 9.0' in resp.read()
+
+
+def test_taken_fixed_port_falls_back_to_a_free_one() -> None:
+    """When the configured port is taken, the second app's endpoint binds another port and serves."""
+    first, second = PipelineMetrics("span-ingest"), PipelineMetrics("trace-assembler")
+    endpoint = serve_metrics(first, "127.0.0.1", 0)
+    try:
+        settings = Settings(metrics_port=endpoint.port, web_host="127.0.0.1")
+        port = start_metrics_server(settings, second)
+        assert port not in (0, endpoint.port)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as resp:
+            assert b'app="trace-assembler"' in resp.read()
+    finally:
+        endpoint.close()
