@@ -131,7 +131,15 @@ class Settings(BaseSettings):
         None, description="OBSPIPE_ALERT_CONFIG_FILE: routing, inhibition and classification (YAML)."
     )
     schedule_file: Path | None = Field(None, description="OBSPIPE_SCHEDULE_FILE: on-call schedule (YAML).")
-    transient_window_s: float = Field(120.0, ge=0, description="OBSPIPE_TRANSIENT_WINDOW_S.")
+    transient_window_s: float = Field(
+        120.0, ge=0, description="OBSPIPE_TRANSIENT_WINDOW_S: an alert resolving this soon never pages."
+    )
+    alert_state_prefix: str = Field(
+        "obspipe", description="OBSPIPE_ALERT_STATE_PREFIX: Redis key prefix of the alert router's state."
+    )
+    alert_tick_s: float = Field(
+        1.0, gt=0, le=60, description="OBSPIPE_ALERT_TICK_S: wall-clock tick of the router's group timers."
+    )
 
     # --- workers, dashboard -----------------------------------------------------------------
     web_host: str = Field("127.0.0.1", description="OBSPIPE_WEB_HOST: bind address of worker/dashboard ports.")
@@ -140,6 +148,17 @@ class Settings(BaseSettings):
         None, description="OBSPIPE_DASHBOARD_TOKEN: if set, the dashboard requires ?token= or a bearer header."
     )
     metrics_port: int = Field(0, ge=0, le=65535, description="OBSPIPE_METRICS_PORT: 0 = pick a free port.")
+    worker_group_prefix: str = Field(
+        "obspipe",
+        min_length=1,
+        description="OBSPIPE_WORKER_GROUP_PREFIX: workers of app NAME form the consumer group PREFIX-NAME.",
+    )
+    ingest_batch_max: int = Field(
+        256, ge=1, description="OBSPIPE_INGEST_BATCH_MAX: input records span-ingest takes per batch."
+    )
+    ingest_batch_within_s: float = Field(
+        0.05, gt=0, description="OBSPIPE_INGEST_BATCH_WITHIN_S: longest wait to fill a span-ingest batch."
+    )
 
     @model_validator(mode="after")
     def _check_consistency(self) -> Settings:

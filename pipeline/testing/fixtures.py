@@ -11,6 +11,8 @@ Use from a conftest.py with `from pipeline.testing.fixtures import *  # noqa: F4
 - `new_topic` (factory): creates a unique topic: `new_topic("spans", partitions=4)`.
 - `obspipe_settings` (factory): Settings aimed at these servers, with per-test unique topic
   names and keyword overrides.
+- `start_worker` (factory): `start_worker("span-ingest", settings)` runs `obspipe worker` as a
+  subprocess (pipeline.testing.workers.WorkerProcess); every one is stopped at teardown.
 - Tests marked `requires_real_kafka` are skipped (reported as skipped) unless the broker is
   a real Kafka.
 """
@@ -27,6 +29,7 @@ from pipeline.errors import InfrastructureError
 from pipeline.settings import Settings, load_settings
 from pipeline.testing.kafka import KafkaTestClient, unique_name
 from pipeline.testing.servers import KafkaServer, RedisServer, start_test_kafka, start_test_redis
+from pipeline.testing.workers import WorkerProcess
 
 __all__ = [
     "_requires_real_kafka",
@@ -37,6 +40,7 @@ __all__ = [
     "obspipe_settings",
     "redis_server",
     "redis_url",
+    "start_worker",
     "unique_group",
     "unique_topic",
 ]
@@ -118,7 +122,7 @@ def new_topic(kafka: KafkaTestClient) -> Callable[..., str]:
 
 @pytest.fixture
 def obspipe_settings(kafka_bootstrap: str, tmp_path: Path) -> Callable[..., Settings]:
-    """Factory: Settings on the session broker with unique topic names; Redis only if asked.
+    """Factory: Settings on the session broker with unique topic and group names; Redis only if asked.
 
     `obspipe_settings(redis_url=url, topic_partitions=4)`: keyword overrides win. Topic names
     are unique per call of the fixture (one set per test), so tests never see each other's data.
@@ -127,11 +131,32 @@ def obspipe_settings(kafka_bootstrap: str, tmp_path: Path) -> Callable[..., Sett
     topics = {name: f"{Settings.model_fields[name].default}-{suffix}" for name in TOPIC_FIELDS}
 
     def build(**overrides: Any) -> Settings:
-        values: dict[str, Any] = {"kafka_bootstrap": kafka_bootstrap, "run_dir": tmp_path / "run", **topics}
+        values: dict[str, Any] = {
+            "kafka_bootstrap": kafka_bootstrap,
+            "run_dir": tmp_path / "run",
+            "worker_group_prefix": f"test-{suffix}",
+            **topics,
+        }
         values.update(overrides)
         return load_settings(**values)
 
     return build
+
+
+@pytest.fixture
+def start_worker(tmp_path: Path) -> Iterator[Callable[..., WorkerProcess]]:
+    """Factory: `start_worker(name, settings, loglevel="warning")`; all are stopped at teardown."""
+    workers: list[WorkerProcess] = []
+
+    def start(name: str, settings: Settings, loglevel: str = "warning") -> WorkerProcess:
+        log_path = tmp_path / "workers" / f"{name}-{len(workers)}.log"
+        worker = WorkerProcess(name, settings, log_path, loglevel=loglevel)
+        workers.append(worker)
+        return worker.start()
+
+    yield start
+    for worker in workers:
+        worker.stop(timeout=20)
 
 
 @pytest.fixture(autouse=True)

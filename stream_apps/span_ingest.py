@@ -1,0 +1,115 @@
+"""span-ingest: `otlp_spans` -> decode, validate -> span bundles on `obspipe.spans-by-trace`.
+
+Input records are OTLP protobuf or JSON requests (as the OpenTelemetry Collector's kafka
+exporter writes them) or obspipe span JSON; the `content-type` header may say which. Spans
+are repartitioned with obspipe's own partitioner (`pipeline.domain.partitioning`) and sent
+as bundles (a JSON array of obspipe spans, at most `bundle_max_spans` each) to an explicit
+partition, through the app's acking producer. Bad records go to the dead-letter topic.
+
+Per batch of input events (faust's per-event cost, ~120 µs, is paid once per input record;
+the spans inside travel in bundles):
+1. decode every record; a bad one becomes a dead letter (reason, `topic[partition]@offset`);
+2. group the spans of the whole batch by destination partition into bundles;
+3. produce bundles and dead letters attached to one ack group, then seal it;
+4. the batch's input events are acked once all of them are delivered (see AckingProducer).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import faust
+
+from pipeline.adapters.kafka.acking_producer import ProduceHeaders
+from pipeline.domain.codec import Limits, decode_spans, encode_spans
+from pipeline.domain.partitioning import bundles_by_partition
+from pipeline.domain.span import Span
+from pipeline.errors import DecodeError
+from pipeline.settings import Settings
+from stream_apps.common import AppRuntime, build_runtime
+
+NAME = "span-ingest"
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class IngestStats:
+    """Counters of one span-ingest worker."""
+
+    records: int = 0
+    spans: int = 0
+    bundles: int = 0
+    batches: int = 0
+
+
+def content_type(headers: Any) -> str | None:
+    """The `content-type` header of a faust message (a list of pairs or a dict), decoded."""
+    items = headers.items() if isinstance(headers, dict) else headers or ()
+    for key, value in items:
+        if key.lower() == "content-type" and value is not None:
+            return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+    return None
+
+
+def build_runtime_for(settings: Settings, *, bootstrap: str | None = None) -> tuple[AppRuntime, IngestStats]:
+    """The span-ingest app with its runtime and counters (tests and benchmarks use the counters)."""
+    runtime = build_runtime(NAME, settings, bootstrap=bootstrap)
+    app, producer, dead_letters = runtime.app, runtime.producer, runtime.dead_letters
+    stats = IngestStats()
+    limits = Limits.from_settings(settings)
+    out_topic = settings.topic_spans_by_trace
+    partitions = settings.topic_partitions
+    bundle_max = settings.bundle_max_spans
+    bundle_headers: ProduceHeaders = [("content-type", b"application/json")]
+    source = app.topic(settings.topic_spans_in, key_type=bytes, value_type=bytes)
+
+    def decode(message: Any) -> list[Span]:
+        if message.value is None:
+            raise DecodeError("empty record (a tombstone): no spans")
+        return decode_spans(message.value, content_type=content_type(message.headers), limits=limits)
+
+    def process(events: Sequence[Any]) -> None:
+        group = producer.group(events)
+        spans: list[Span] = []
+        for event in events:
+            message = event.message
+            try:
+                spans.extend(decode(message))
+            except Exception as exc:  # RecordError is expected; anything else is dead-lettered too
+                dead_letters.send(
+                    message.value,
+                    message.key,
+                    topic=message.topic,
+                    partition=message.partition,
+                    offset=message.offset,
+                    error=exc,
+                    group=group,
+                )
+        for partition, bundles in bundles_by_partition(spans, partitions, bundle_max).items():
+            for bundle in bundles:
+                producer.produce(
+                    out_topic, encode_spans(bundle), partition=partition, headers=bundle_headers, group=group
+                )
+                stats.bundles += 1
+        group.seal()
+        producer.poll()
+        stats.records += len(events)
+        stats.spans += len(spans)
+        stats.batches += 1
+
+    async def ingest(stream: Any) -> None:
+        batches = stream.noack().noack_take(settings.ingest_batch_max, settings.ingest_batch_within_s)
+        async for events in batches:
+            process(events)
+
+    app.agent(source, name=f"{NAME}.ingest")(ingest)
+    return runtime, stats
+
+
+def build(settings: Settings) -> faust.App:
+    """The span-ingest faust app (`obspipe worker span-ingest`)."""
+    runtime, _stats = build_runtime_for(settings)
+    return runtime.app

@@ -1,0 +1,131 @@
+"""span-ingest on the real broker: OTLP and obspipe records in, bundles by trace out, bad ones to the DLQ."""
+
+from __future__ import annotations
+
+import base64
+from collections import Counter
+from collections.abc import Callable
+
+import orjson
+import pytest
+
+from pipeline.adapters.kafka.topics import create_topics
+from pipeline.domain.codec import decode_bundle, encode_spans, span_to_dict
+from pipeline.domain.partitioning import partition_for_trace
+from pipeline.domain.span import Span
+from pipeline.domain.synthetic import SyntheticTraces
+from pipeline.settings import Settings
+from pipeline.testing.kafka import KafkaTestClient, Record
+from pipeline.testing.otlp import otlp_request_bytes
+from pipeline.testing.workers import WorkerProcess
+
+pytestmark = [pytest.mark.timeout(300), pytest.mark.slow]
+
+PARTITIONS = 4
+BUNDLE_MAX = 50
+
+
+def _spans_in(records: list[Record]) -> list[tuple[Record, Span]]:
+    return [(r, s) for r in records for s in decode_bundle(r.value or b"")]
+
+
+def _span_count(records: list[Record]) -> int:
+    return sum(len(orjson.loads(r.value or b"[]")) for r in records)
+
+
+@pytest.fixture
+def ingest_settings(obspipe_settings: Callable[..., Settings]) -> Settings:
+    settings = obspipe_settings(topic_partitions=PARTITIONS, bundle_max_spans=BUNDLE_MAX)
+    create_topics(settings)
+    return settings
+
+
+def test_collector_and_obspipe_records_become_bundles_partitioned_by_trace(
+    ingest_settings: Settings, kafka: KafkaTestClient, start_worker: Callable[..., WorkerProcess]
+) -> None:
+    """Every span of OTLP protobuf and obspipe JSON records arrives once, in bundles of at most
+    bundle_max_spans, on the partition obspipe's partitioner picks for its trace."""
+    s = ingest_settings
+    source = SyntheticTraces(seed=7)
+    traces = [source.trace(8) for _ in range(60)]
+    # Spread each trace over several records and formats: spans 0-3 of every trace travel in
+    # OTLP protobuf requests (as the Collector batches them), spans 4-7 as obspipe JSON.
+    otlp_spans = [span for trace in traces for span in trace[:4]]
+    json_spans = [span for trace in traces for span in trace[4:]]
+    proto_records = [otlp_request_bytes(otlp_spans[i : i + 40]) for i in range(0, len(otlp_spans), 40)]
+    kafka.produce(s.topic_spans_in, proto_records[::2], headers=[("content-type", b"application/x-protobuf")])
+    kafka.produce(s.topic_spans_in, proto_records[1::2])  # no header: detected from the bytes
+    arrays = [encode_spans(json_spans[i : i + 25]) for i in range(0, len(json_spans) - 10, 25)]
+    singles = [orjson.dumps(span_to_dict(span)) for span in json_spans[len(arrays) * 25 :]]
+    kafka.produce(s.topic_spans_in, arrays + singles, headers=[("content-type", b"application/json")])
+
+    start_worker("span-ingest", s)
+    expected = {span.span_id: span for trace in traces for span in trace}
+    records = kafka.consume_until(
+        s.topic_spans_by_trace, lambda rs: _span_count(rs) >= len(expected), timeout=180
+    )
+
+    pairs = _spans_in(records)
+    assert Counter(span.span_id for _, span in pairs) == Counter(list(expected))  # none lost, none doubled
+    assert all(span == expected[span.span_id] for _, span in pairs)
+    for record in records:
+        bundle = decode_bundle(record.value or b"")
+        assert 1 <= len(bundle) <= BUNDLE_MAX
+        assert {partition_for_trace(span.trace_id, PARTITIONS) for span in bundle} == {record.partition}
+        assert record.header("content-type") == b"application/json"
+    partitions_of_trace: dict[str, set[int]] = {}
+    for record, span in pairs:
+        partitions_of_trace.setdefault(span.trace_id, set()).add(record.partition)
+    assert all(len(parts) == 1 for parts in partitions_of_trace.values())
+    assert len({p for parts in partitions_of_trace.values() for p in parts}) == PARTITIONS
+    # bundles, not one record per span or per input record
+    assert len(records) < len(expected) / 4
+
+
+def test_malformed_records_go_to_the_dlq_and_the_worker_keeps_going(
+    ingest_settings: Settings, kafka: KafkaTestClient, start_worker: Callable[..., WorkerProcess]
+) -> None:
+    """Undecodable and invalid records become dead letters with reason, origin, key and raw
+    bytes, and the valid records before and after them are still ingested."""
+    s = ingest_settings
+    good_before, good_after = SyntheticTraces(seed=1).trace(5), SyntheticTraces(seed=2).trace(5)
+    bad_span = {**span_to_dict(good_before[0]), "trace_id": "not-a-trace-id"}
+    bad_values = [
+        b"\x00\x01 definitely not a span",
+        orjson.dumps(bad_span),
+        b"\x0a\x05\x0a\x03\xff\xff",  # truncated protobuf, declared as such
+    ]
+    kafka.produce(s.topic_spans_in, [encode_spans(good_before)], partition=0)
+    kafka.produce(s.topic_spans_in, bad_values[:2], key=b"bad-key", partition=0)
+    kafka.produce(
+        s.topic_spans_in,
+        bad_values[2:],
+        key=b"bad-key",
+        partition=0,
+        headers=[("content-type", b"application/x-protobuf")],
+    )
+    kafka.produce(s.topic_spans_in, [otlp_request_bytes(good_after)], partition=0)
+
+    start_worker("span-ingest", s)
+    dead = kafka.consume_until(s.topic_dlq, lambda rs: len(rs) >= 3, timeout=180)
+    wanted = {span.span_id for span in good_before + good_after}
+    out = kafka.consume_until(
+        s.topic_spans_by_trace, lambda rs: {sp.span_id for _, sp in _spans_in(rs)} >= wanted, timeout=120
+    )
+    assert {span.span_id for _, span in _spans_in(out)} == wanted
+
+    inputs = kafka.consume_until(s.topic_spans_in, lambda rs: len(rs) >= 5, timeout=60)
+    offset_of = {r.value: r.offset for r in inputs}
+    letters = sorted((orjson.loads(r.value or b"") for r in dead), key=lambda d: d["source"]["offset"])
+    assert len(letters) == 3
+    assert all(r.key == b"bad-key" for r in dead)
+    for letter, value in zip(letters, bad_values, strict=True):
+        offset = offset_of[value]
+        assert letter["source"] == {"topic": s.topic_spans_in, "partition": 0, "offset": offset}
+        assert letter["origin"] == f"{s.topic_spans_in}[0]@{offset}"
+        assert base64.b64decode(letter["value_b64"]) == value
+        assert letter["schema"] == "dead_letter/v1" and letter["error"]
+    assert letters[0]["reason"] == "decode_error"
+    assert letters[1]["reason"] == "validation_error"
+    assert "trace_id" in letters[1]["error"]
+    assert letters[2]["reason"] == "decode_error"

@@ -1,0 +1,69 @@
+"""obspipe's trace partitioner."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline.domain.partitioning import bundles_by_partition, fnv1a_32, partition_for_trace
+from pipeline.domain.span import Span
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [(b"", 0x811C9DC5), (b"a", 0xE40C292C), (b"foobar", 0xBF9CF968)],
+)
+def test_fnv1a_32_matches_published_test_vectors(data: bytes, expected: int) -> None:
+    """fnv1a_32 reproduces the FNV-1a 32-bit test vectors of the FNV reference (draft-eastlake-fnv)."""
+    assert fnv1a_32(data) == expected
+
+
+def test_partition_is_the_hash_of_the_id_bytes_modulo_the_count() -> None:
+    """A trace id is hashed as its 16 bytes, not its hex text, then reduced modulo the partition count."""
+    trace_id = "00000000000000000000000000000000"
+    # Over 16 zero bytes the xor is a no-op, so FNV-1a is basis * prime^16 mod 2^32.
+    expected = (0x811C9DC5 * pow(0x01000193, 16, 2**32)) % 2**32
+    assert expected == 1768495365
+    assert partition_for_trace(trace_id, 1000) == 365
+    assert partition_for_trace(trace_id, 1000) != fnv1a_32(trace_id.encode()) % 1000
+
+
+def test_same_trace_same_partition_and_all_partitions_used() -> None:
+    """Equal ids map to equal partitions, and 1,000 distinct ids spread over all 8 partitions."""
+    ids = [f"{i:032x}" for i in range(1, 1001)]
+    parts = [partition_for_trace(t, 8) for t in ids]
+    assert parts == [partition_for_trace(t, 8) for t in ids]
+    assert set(parts) == set(range(8))
+    assert max(parts.count(p) for p in range(8)) < 2 * 1000 / 8
+
+
+def test_rejects_zero_partitions() -> None:
+    """A partition count below one is a ValueError."""
+    with pytest.raises(ValueError, match="partitions"):
+        partition_for_trace("0" * 32, 0)
+
+
+def _span(trace_id: str, span_id: int) -> Span:
+    return Span(trace_id, f"{span_id:016x}", "op", 1, 2, "svc")
+
+
+def test_bundles_hold_one_partition_each_and_respect_the_size_bound() -> None:
+    """Every bundle holds spans of one partition only, at most max_spans of them, in input order."""
+    traces = [f"{i:032x}" for i in range(1, 21)]
+    spans = [_span(t, n) for n in range(5) for t in traces]  # 100 spans, interleaved traces
+    bundles = bundles_by_partition(spans, partitions=4, max_spans=7)
+    seen: list[Span] = []
+    for partition, group in bundles.items():
+        for bundle in group:
+            assert 1 <= len(bundle) <= 7
+            assert {partition_for_trace(s.trace_id, 4) for s in bundle} == {partition}
+        flat = [s for bundle in group for s in bundle]
+        assert flat == [s for s in spans if partition_for_trace(s.trace_id, 4) == partition]
+        # only the last bundle of a partition may be short
+        assert all(len(b) == 7 for b in group[:-1])
+        seen.extend(flat)
+    assert sorted(id(s) for s in seen) == sorted(id(s) for s in spans)
+
+
+def test_no_spans_no_bundles() -> None:
+    """An empty input gives no bundles at all (no empty records are produced)."""
+    assert bundles_by_partition([], partitions=4, max_spans=10) == {}
