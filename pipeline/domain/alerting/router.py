@@ -99,7 +99,9 @@ class AlertRouter:
         self.now = float("-inf")
         self._timers: list[tuple[float, str]] = []
         self._next_sweep = float("-inf")
-        self.dirty: set[str] = set()  # group keys changed since the state store last saved them
+        # What changed since the state store last saved: group keys (group + log entry), fingerprints.
+        self.dirty: set[str] = set()
+        self.dirty_fps: set[str] = set()
 
     # --- input ----------------------------------------------------------------------------
     def on_alert(self, alert: Alert, now: float) -> list[Decision]:
@@ -161,6 +163,7 @@ class AlertRouter:
         if not starts or starts[-1] != alert.starts_at:
             starts.append(alert.starts_at)
             del starts[: -self.suppression.flap_threshold]  # only the last N starts matter
+            self.dirty_fps.add(alert.fingerprint)
 
     def is_flapping(self, fingerprint: str, now: float) -> bool:
         """True when the alert started at least `flap_threshold` times within `flap_window`."""
@@ -275,7 +278,9 @@ class AlertRouter:
         horizon = now - self.suppression.flap_window
         for fp in [fp for fp, starts in self.activations.items() if starts[-1] <= horizon]:
             del self.activations[fp]
+            self.dirty_fps.add(fp)
         for key in [k for k, e in self.nflog.items()
                     if k not in self.groups and e.at < now - NFLOG_RETENTION_S]:
             del self.nflog[key]
+            self.dirty.add(key)
         self._next_sweep = now + max(60.0, self.suppression.flap_window / 4)
