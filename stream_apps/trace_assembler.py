@@ -122,10 +122,17 @@ def build_assembler(
 
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]
     async def _assigned(_app: Any, assigned: Any, **_: Any) -> None:
-        runtime.assign({tp.partition for tp in assigned if tp.topic in input_topics}, now())
+        owned = {tp.partition for tp in assigned if tp.topic in input_topics}
+        runtime.assign(owned, now())
+        stats = runtime.windows.stats
+        log.info(
+            "%s: assigned partitions %s (so far: %d traces out, replays suppressed %d, merged %d)",
+            NAME, sorted(owned), runtime.stats.traces_out, stats.replays_suppressed, stats.replays_merged,
+        )  # fmt: skip
 
     @app.on_before_shutdown.connect  # type: ignore[arg-type]
     async def _shutdown(_app: Any, **_: Any) -> None:
+        log.info("%s: stopping; runtime %s; windows %s", NAME, runtime.stats, runtime.windows.stats)
         if release_on_shutdown:
             delivered = await runtime.release_all_and_flush(now(), SHUTDOWN_FLUSH_S)
             if not delivered:

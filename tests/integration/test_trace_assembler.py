@@ -20,7 +20,7 @@ from pipeline.domain.partitioning import partition_for_trace
 from pipeline.domain.span import Span, SpanLink
 from pipeline.settings import Settings
 from pipeline.testing.kafka import KafkaTestClient, Record
-from pipeline.testing.worker_process import WorkerProcess
+from pipeline.testing.workers import WorkerProcess
 
 pytestmark = [pytest.mark.timeout(300), pytest.mark.slow]
 
@@ -118,7 +118,7 @@ def test_spans_spread_over_records_and_partitions_become_one_trace(
         )
     records = kafka.consume_until(s.topic_traces, lambda rs: len(rs) >= 1, timeout=DEADLINE_S, settle=3.0)
     by_trace = traces_of(records)
-    assert list(by_trace) == [trace_id], assembler.output()[-3000:]
+    assert list(by_trace) == [trace_id], assembler.log_tail()
     (doc,) = by_trace[trace_id]
     assert (doc["revision"], doc["reason"], doc["complete"]) == (1, "idle", True)
     assert sorted(sp["span_id"] for sp in doc["spans"]) == sorted(x.span_id for x in spans)
@@ -223,7 +223,7 @@ def test_traces_are_still_emitted_when_redis_stops_mid_stream(
         records = kafka.consume_until(
             s.topic_traces, lambda rs: wanted <= set(traces_of(rs)), timeout=DEADLINE_S
         )
-        assert assembler.alive(), assembler.output()[-3000:]
+        assert assembler.alive(), assembler.log_tail()
         assert all(len(latest(docs)["spans"]) == 3 for docs in traces_of(records).values())
     finally:
         redis.stop()
