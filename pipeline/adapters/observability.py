@@ -13,10 +13,12 @@ demo) and tests never collide on metric names; the series carry an `app` label.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
@@ -131,15 +133,30 @@ def start_metrics_server(settings: Settings, metrics: PipelineMetrics) -> int:
 
     A fixed port that is taken (e.g. several apps in one process, all given the same
     OBSPIPE_METRICS_PORT) falls back to a free port with a warning rather than failing the worker.
+    The URL is announced in `run_dir/metrics/<app>-<pid>.url`, where the dashboard finds it.
     """
     try:
-        return serve_metrics(metrics, settings.web_host, settings.metrics_port).port
+        endpoint = serve_metrics(metrics, settings.web_host, settings.metrics_port)
     except OSError as exc:
         if settings.metrics_port == 0:
             raise
         log.warning("%s: metrics port %d unavailable (%s); using a free port", metrics.app,
                     settings.metrics_port, exc)
-        return serve_metrics(metrics, settings.web_host, 0).port
+        endpoint = serve_metrics(metrics, settings.web_host, 0)
+    announce(settings.run_dir, metrics.app, endpoint.url)
+    return endpoint.port
+
+
+def announce(run_dir: Path, app: str, url: str) -> Path | None:
+    """Write `url` to run_dir/metrics/<app>-<pid>.url; best effort (None if it cannot be written)."""
+    path = run_dir / "metrics" / f"{app}-{os.getpid()}.url"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(url + "\n")
+    except OSError as exc:
+        log.warning("cannot announce %s metrics in %s: %s", app, path, exc)
+        return None
+    return path
 
 
 def instrument_faust_app(

@@ -14,7 +14,13 @@ from pipeline.settings import load_settings
 @click.command("dashboard")
 @click.option("--port", type=int, default=None, help="Port (default OBSPIPE_DASHBOARD_PORT; 0 = free).")
 @click.option("--from-beginning", is_flag=True, help="Read the output topics from their start, not from now.")
-def dashboard(port: int | None, from_beginning: bool) -> None:
+@click.option(
+    "--metrics-url",
+    "metrics_urls",
+    multiple=True,
+    help="A worker /metrics URL to show (repeatable); local workers are found via OBSPIPE_RUN_DIR.",
+)
+def dashboard(port: int | None, from_beginning: bool, metrics_urls: tuple[str, ...]) -> None:
     """Serve the live on-call dashboard and print its URL.
 
     Reads traces.assembled, alerts.pages, slo.status, oncall.stats and obspipe.dlq from
@@ -39,7 +45,13 @@ def dashboard(port: int | None, from_beginning: bool) -> None:
         if task is not None:
             loop.add_signal_handler(signal.SIGTERM, task.cancel)
         await run_dashboard(
-            settings, bootstrap, settings.redis_url, port=port, from_beginning=from_beginning, on_ready=ready
+            settings,
+            bootstrap,
+            settings.redis_url,
+            port=port,
+            from_beginning=from_beginning,
+            metrics_urls=metrics_urls,
+            on_ready=ready,
         )
 
     try:

@@ -20,7 +20,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, ConsumerGroupTopicPartitions, KafkaException
@@ -29,13 +29,14 @@ from confluent_kafka.admin import AdminClient
 
 from pipeline.adapters.kafka.config import admin_config, consumer_config
 from pipeline.dashboard.state import Kind
+from pipeline.dashboard.workers import announced_urls, scrape_workers
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
 
 Batch = list[tuple[Kind, bytes | None, int | None]]
 GROUP_PREFIX = "obspipe-dashboard-"
-# How often new topics/partitions are looked for, and how often lag is polled.
+# How often new topics/partitions are looked for, and how often health (lag, workers) is polled.
 METADATA_INTERVAL_S = 5.0
 LAG_INTERVAL_S = 5.0
 
@@ -163,23 +164,27 @@ class TopicFeed(_KafkaThread):
         self.ready.set()
 
 
-class LagPoller(_KafkaThread):
-    """Polls committed offsets of the pipeline's consumer groups against the high watermarks.
+class HealthPoller(_KafkaThread):
+    """Polls pipeline health every LAG_INTERVAL_S: consumer lag and the workers' own metrics.
 
-    For display only: lag from watermarks is approximate (on the embedded broker, very much so).
+    Lag is committed offsets of the pipeline's consumer groups against the high watermarks,
+    for display only: approximate (on the embedded broker, very much so). Worker figures (open
+    traces, throughput, DLQ) are scraped from `metrics_urls` plus those announced in run_dir.
     """
 
-    thread_name = "dashboard-lag"
+    thread_name = "dashboard-health"
 
     def __init__(
         self,
         settings: Settings,
         bootstrap: str,
-        deliver: Callable[[list[dict[str, Any]]], None],
+        deliver: Callable[[list[dict[str, Any]], list[dict[str, Any]]], None],
         loop: asyncio.AbstractEventLoop,
+        metrics_urls: Sequence[str] = (),
     ) -> None:
         super().__init__(settings, bootstrap, loop)
         self.deliver = deliver
+        self.metrics_urls = list(metrics_urls)
 
     def _run(self) -> None:
         admin = AdminClient(admin_config(self.settings, self.bootstrap))
@@ -189,10 +194,11 @@ class LagPoller(_KafkaThread):
         try:
             while not self._stop.is_set():
                 try:
-                    rows = poll_lag(admin, watermarks)
+                    lag = poll_lag(admin, watermarks)
                 except KafkaException as exc:
-                    rows = [{"error": str(exc)}]
-                self.loop.call_soon_threadsafe(self.deliver, rows)
+                    lag = [{"error": str(exc)}]
+                workers = scrape_workers([*self.metrics_urls, *announced_urls(self.settings.run_dir)])
+                self.loop.call_soon_threadsafe(self.deliver, lag, workers)
                 self._stop.wait(LAG_INTERVAL_S)
         finally:
             watermarks.close()

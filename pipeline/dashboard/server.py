@@ -18,7 +18,7 @@ import contextlib
 import hmac
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from pipeline.dashboard.feed import Batch, LagPoller, TopicFeed
+from pipeline.dashboard.feed import Batch, HealthPoller, TopicFeed
 from pipeline.dashboard.lookup import TraceLookup, redis_trace_lookup
 from pipeline.dashboard.sse import SseHub, encode_event
 from pipeline.dashboard.state import DashboardState
@@ -130,6 +130,7 @@ def build_dashboard(
     *,
     from_beginning: bool = False,
     trace_lookup: TraceLookup | None = None,
+    metrics_urls: Sequence[str] = (),
 ) -> web.Application:
     """The dashboard as an aiohttp application; its Kafka feed starts with the app.
 
@@ -139,6 +140,7 @@ def build_dashboard(
         redis_url: the Redis holding the trace index, to open traces no longer in memory.
         from_beginning: read the output topics from their start instead of from now.
         trace_lookup: an explicit trace lookup (overrides the one built from redis_url).
+        metrics_urls: worker /metrics endpoints to show, besides those announced in run_dir.
     """
     app = web.Application(middlewares=[_auth])
     token = settings.dashboard_token.get_secret_value() if settings.dashboard_token else None
@@ -154,7 +156,7 @@ def build_dashboard(
     app.router.add_get("/events", _events)
     app.router.add_get("/api/state", _state)
     app.router.add_get("/api/traces/{trace_id}", _trace)
-    app.cleanup_ctx.append(_background(settings, bootstrap, from_beginning))
+    app.cleanup_ctx.append(_background(settings, bootstrap, from_beginning, metrics_urls))
     app.on_shutdown.append(_close_streams)
     return app
 
@@ -164,24 +166,24 @@ async def _close_streams(app: web.Application) -> None:
 
 
 def _background(
-    settings: Settings, bootstrap: str | None, from_beginning: bool
+    settings: Settings, bootstrap: str | None, from_beginning: bool, metrics_urls: Sequence[str]
 ) -> Callable[[web.Application], Any]:
     async def context(app: web.Application) -> Any:
         loop = asyncio.get_running_loop()
         state, hub = app[STATE], app[HUB]
         feed: TopicFeed | None = None
-        poller: LagPoller | None = None
+        poller: HealthPoller | None = None
 
         def on_batch(batch: Batch) -> None:
             for kind, raw, ts_ms in batch:
                 state.ingest(kind, raw, ts_ms)
 
-        def on_lag(rows: list[dict[str, Any]]) -> None:
-            state.set_health(lag=rows, lag_updated_ms=int(time.time() * 1000))
+        def on_health(lag: list[dict[str, Any]], workers: list[dict[str, Any]]) -> None:
+            state.set_health(lag=lag, workers=workers, health_updated_ms=int(time.time() * 1000))
 
         if bootstrap is not None:
             feed = TopicFeed(settings, bootstrap, on_batch, loop, from_beginning=from_beginning)
-            poller = LagPoller(settings, bootstrap, on_lag, loop)
+            poller = HealthPoller(settings, bootstrap, on_health, loop, metrics_urls)
             app[FEED] = feed
             feed.start()
             poller.start()
@@ -233,12 +235,15 @@ async def start_dashboard(
     *,
     port: int | None = None,
     from_beginning: bool = False,
+    metrics_urls: Sequence[str] = (),
 ) -> RunningDashboard:
     """Serve the dashboard on settings.web_host:port (default settings.dashboard_port; 0 = free).
 
     For embedding in another program's event loop (the demo); `run_dashboard` runs it alone.
     """
-    app = build_dashboard(settings, bootstrap, redis_url, from_beginning=from_beginning)
+    app = build_dashboard(
+        settings, bootstrap, redis_url, from_beginning=from_beginning, metrics_urls=metrics_urls
+    )
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.web_host, settings.dashboard_port if port is None else port)
@@ -254,10 +259,13 @@ async def run_dashboard(
     *,
     port: int | None = None,
     from_beginning: bool = False,
+    metrics_urls: Sequence[str] = (),
     on_ready: Callable[[str], None] | None = None,
 ) -> None:
     """Serve the dashboard until cancelled; `on_ready(url)` is called once it listens."""
-    running = await start_dashboard(settings, bootstrap, redis_url, port=port, from_beginning=from_beginning)
+    running = await start_dashboard(
+        settings, bootstrap, redis_url, port=port, from_beginning=from_beginning, metrics_urls=metrics_urls
+    )
     try:
         await running.wait_ready()
         if on_ready is not None:

@@ -83,9 +83,17 @@ function renderCounters() {
     item("paged", c.page || 0, (c.page || 0) > 0 ? "bad" : ""),
     item("tickets", c.ticket || 0),
     item("suppressed", c.suppressed || 0),
-    item("traces held", (S.health && S.health.traces_held) || 0),
+    item("open traces", openTraces() ?? "–"),
+    item("traces shown", (S.health && S.health.traces_held) || 0),
     item("dead letters", S.dlq.total || 0, S.dlq.total > 0 ? "warn" : ""),
   );
+}
+
+function upWorkers() { return ((S.health && S.health.workers) || []).filter(w => w.up); }
+
+function openTraces() {
+  const rows = upWorkers().filter(w => w.open_traces !== undefined);
+  return rows.length ? rows.reduce((n, w) => n + w.open_traces, 0) : null;
 }
 
 // ---------------------------------------------------------------- live pages
@@ -382,7 +390,19 @@ function renderHealth() {
     h("li", {}, `traces held: ${health.traces_held ?? 0}`),
     Object.keys(rejected).length ? h("li", {class: "warn", title: health.last_rejection || ""},
       "unreadable records: " + Object.entries(rejected).map(([k, n]) => `${k} ${n}`).join(", ")) : null,
-    h("li", {class: "muted"}, "open traces: see each worker's /metrics (obspipe_open_traces)")));
+    h("li", {class: "muted"}, "lag and workers refreshed every 5 s")));
+  const workers = health.workers || [];
+  const n = v => v === undefined ? "–" : Math.round(v).toLocaleString();
+  document.getElementById("workers").replaceChildren(workers.length ?
+    h("table", {class: "compact"},
+      h("thead", {}, h("tr", {}, ["app", "open traces", "open spans", "spans in", "spans out", "records in", "DLQ", "lag", "endpoint"]
+        .map(c => h("th", {}, c)))),
+      h("tbody", {}, workers.map(w => h("tr", {class: w.up ? "" : "warn"},
+        h("td", {}, w.app || "down"), h("td", {class: "num"}, n(w.open_traces)), h("td", {class: "num"}, n(w.open_spans)),
+        h("td", {class: "num"}, n(w.spans_in)), h("td", {class: "num"}, n(w.spans_out)),
+        h("td", {class: "num"}, n(w.records_in)), h("td", {class: "num"}, n(w.dlq)), h("td", {class: "num"}, n(w.lag)),
+        h("td", {class: "muted mono", title: w.error || ""}, w.url))))) :
+    h("p", {class: "muted"}, "no worker metrics endpoints found (workers announce them in OBSPIPE_RUN_DIR/metrics, or pass --metrics-url)"));
   renderCounters();
 }
 

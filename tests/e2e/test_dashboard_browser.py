@@ -22,6 +22,8 @@ import orjson
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from pipeline.adapters.observability import PipelineMetrics, start_metrics_server
+from pipeline.settings import Settings
 from pipeline.testing.dashboard_records import (
     LinkedTraces,
     dlq_record,
@@ -109,12 +111,18 @@ def dashboard(kafka: KafkaTestClient, kafka_bootstrap: str, tmp_path_factory: py
         NOW_NS - 5 * 10**9, checkout_id="c0ffee" * 4 + suffix, batch_id="ba7c4" * 4 + "0000" + suffix
     )
     _seed(kafka, topics, traces)
+    run_dir = tmp_path_factory.mktemp("run")
+    # A worker's metrics endpoint, announced in the run dir the dashboard looks in.
+    worker = PipelineMetrics("trace-assembler")
+    worker.open_traces.set(42)
+    worker.spans_in.inc(1234)
+    start_metrics_server(Settings(run_dir=run_dir, metrics_port=0), worker)
     env = {
         **os.environ,
         "OBSPIPE_KAFKA_BOOTSTRAP": kafka_bootstrap,
         "OBSPIPE_DASHBOARD_TOKEN": TOKEN,
         "OBSPIPE_DASHBOARD_PORT": "0",
-        "OBSPIPE_RUN_DIR": str(tmp_path_factory.mktemp("run")),
+        "OBSPIPE_RUN_DIR": str(run_dir),
         "OBSPIPE_TOPIC_TRACES": topics["traces"],
         "OBSPIPE_TOPIC_PAGES": topics["pages"],
         "OBSPIPE_TOPIC_SLO_STATUS": topics["slo"],
@@ -210,6 +218,9 @@ def test_page_appears_live_and_slo_and_shift_charts_render(dashboard: Dashboard,
     expect(page.locator("#shifts-chart rect.bar")).to_have_count(4)
     expect(page.locator("#shifts-chart rect.bar.over")).to_have_count(2)  # bob (3) and alice (2)
     expect(page.locator("#dlq")).to_contain_text("decode_error")
+    expect(page.locator("#workers tbody tr")).to_contain_text("trace-assembler", timeout=WAIT_MS)
+    expect(page.locator("#workers tbody tr")).to_contain_text("1,234")
+    expect(page.locator(".counter", has_text="open traces").locator(".value")).to_have_text("42")
 
     # Now, with the page loaded, the incident pages the on-call person.
     _produce(kafka, dashboard.topics["pages"], [page_record(
