@@ -126,7 +126,13 @@ class Settings(BaseSettings):
     # --- metrics, SLOs, alerts, on-call ----------------------------------------------------
     red_window_s: int = Field(10, ge=1, description="OBSPIPE_RED_WINDOW_S: tumbling window length.")
     red_allowed_lateness_s: int = Field(10, ge=0, description="OBSPIPE_RED_ALLOWED_LATENESS_S.")
+    red_idle_flush_s: float = Field(
+        15.0, gt=0, description="OBSPIPE_RED_IDLE_FLUSH_S: close a partition's windows after this idle time."
+    )
     slo_file: Path | None = Field(None, description="OBSPIPE_SLO_FILE: SLO definitions (YAML).")
+    slo_state_prefix: str = Field(
+        "obspipe", min_length=1, description="OBSPIPE_SLO_STATE_PREFIX: Redis key prefix of slo-burn state."
+    )
     alert_config_file: Path | None = Field(
         None, description="OBSPIPE_ALERT_CONFIG_FILE: routing, inhibition and classification (YAML)."
     )

@@ -6,9 +6,11 @@ lateness; a window [start, start + window) closes once the watermark reaches its
 a window that has already closed is counted in `late_spans` (and reported by the worker), not
 folded silently into another window.
 
-Input arrives in bundles, each with an opaque token (the stream event that carried it). A token
-is released once every window that holds one of its spans has been emitted, so the caller can
-acknowledge the input only after the output exists (at-least-once, DESIGN.md §4).
+Input arrives in bundles, each with an opaque token (the stream event that carried it). Each
+closed window lists the tokens of its spans; once the window's records are delivered the caller
+`settle`s those tokens, and a token is released when every window holding one of its spans has
+been settled, so the input is acknowledged only after all output made from it exists
+(at-least-once, DESIGN.md §4).
 """
 
 from __future__ import annotations
@@ -45,11 +47,23 @@ class _Window(Generic[T]):
 
 
 @dataclass(slots=True)
-class Emitted(Generic[T]):
-    """What closing windows produced: records to send, then tokens safe to acknowledge."""
+class ClosedWindow(Generic[T]):
+    """One closed window: its records (key, value) and the tokens to settle once they are delivered."""
 
-    records: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    tokens: list[T] = field(default_factory=list)
+    records: list[tuple[str, dict[str, Any]]]
+    tokens: list[T]
+
+
+@dataclass(slots=True)
+class Emitted(Generic[T]):
+    """What a call produced: closed windows, and tokens that wait for nothing (all late or empty)."""
+
+    windows: list[ClosedWindow[T]] = field(default_factory=list)
+    released: list[T] = field(default_factory=list)
+
+    @property
+    def records(self) -> list[tuple[str, dict[str, Any]]]:
+        return [record for window in self.windows for record in window.records]
 
 
 def red_key(service: str, operation: str, kind: str, window_start_unix_nano: int) -> str:
@@ -89,8 +103,8 @@ class RedAggregator(Generic[T]):
         """Add one bundle of spans and close the windows the new watermark passes.
 
         Returns:
-            The records of the closed windows and the tokens that are now fully emitted
-            (possibly `token` itself, when all its spans were late or it held none).
+            The closed windows, and `token` as released when all its spans were late or it
+            held none.
         """
         window_ns = self.window_ns
         # Windows ending at or before the watermark left by earlier bundles are closed: a span
@@ -135,8 +149,21 @@ class RedAggregator(Generic[T]):
             self.refs[token] = self.refs.get(token, 0) + len(starts)
         emitted = self._close_until(self.watermark_ns)
         if not starts:
-            emitted.tokens.append(token)
+            emitted.released.append(token)
         return emitted
+
+    def settle(self, tokens: Iterable[T]) -> list[T]:
+        """Mark one delivered window's tokens; returns those whose every window is now delivered."""
+        out = []
+        refs = self.refs
+        for token in tokens:
+            left = refs.get(token, 0) - 1
+            if left > 0:
+                refs[token] = left
+            elif left == 0:
+                del refs[token]
+                out.append(token)
+        return out
 
     def flush(self) -> Emitted[T]:
         """Close every open window (input idle, or shutting down after a clean drain)."""
@@ -155,14 +182,7 @@ class RedAggregator(Generic[T]):
         ready = sorted(s for s in self.windows if s + self.window_ns <= watermark)
         for start in ready:
             win = self.windows.pop(start)
-            out.records.extend(self._records(start, win))
-            for token in win.tokens:
-                left = self.refs[token] - 1
-                if left:
-                    self.refs[token] = left
-                else:
-                    del self.refs[token]
-                    out.tokens.append(token)
+            out.windows.append(ClosedWindow(self._records(start, win), win.tokens))
         return out
 
     def _records(self, start: int, win: _Window[T]) -> list[tuple[str, dict[str, Any]]]:
