@@ -65,6 +65,11 @@ def _sniff_json(data: bytes) -> Format | None:
     return None
 
 
+def _looks_like_proto(data: bytes) -> bool:
+    """An OTLP protobuf request, also when its first bytes read as a newline and a brace ("\\n{")."""
+    return _is_request_proto(data) and (_sniff_json(data) is None or not _parses(data))
+
+
 def detect_format(data: bytes, content_type: str | None = None) -> Format:
     """The format of one record, from its content-type header when that says, else from the bytes.
 
@@ -72,17 +77,13 @@ def detect_format(data: bytes, content_type: str | None = None) -> Format:
         DecodeError: the record is empty, or neither JSON text nor an OTLP protobuf request.
     """
     media = _media_type(content_type)
-    if media in _PROTO_TYPES:
-        return "otlp_proto"
-    if data[:1] == b"\n" and _is_request_proto(data):
+    if media in _PROTO_TYPES or _looks_like_proto(data):
         return "otlp_proto"
     sniffed = _sniff_json(data)
     if sniffed is not None:
         return sniffed
     if media in _JSON_TYPES or media in _LINES_TYPES:
         return "obspipe_json"
-    if _is_request_proto(data):
-        return "otlp_proto"
     if not data.strip():
         raise DecodeError("empty record")
     raise DecodeError(
@@ -186,7 +187,7 @@ def iter_records(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> Iterator[Re
         data = data[3:]
     if not data.strip(_JSON_WHITESPACE):
         return
-    if _sniff_json(data) is None and _is_request_proto(data):
+    if _looks_like_proto(data):
         yield _one_record(1, parse_request_bytes, data, limits)
         return
     first = len(data) - len(data.lstrip(_JSON_WHITESPACE))

@@ -96,7 +96,7 @@ def any_value(value: Any, field: str, depth: int = 0) -> Any:
         elif key == "doubleValue":
             if inner.__class__ in (int, float) and inner.__class__ is not bool:
                 return float(inner)
-            if inner in _FLOAT_NAMES:
+            if inner.__class__ is str and inner in _FLOAT_NAMES:
                 return _FLOAT_NAMES[inner]
         elif key == "bytesValue":
             if inner.__class__ is str:
