@@ -52,7 +52,7 @@ def skewed_trace(error: bool = False) -> dict[str, Any]:
 def test_trace_show_prints_waterfall_with_critical_path_and_diagnostics(
     obspipe_settings: Callable[..., Settings], redis_url: str
 ) -> None:
-    """The waterfall shows spans in tree order, the critical-path mark, the skew correction and diagnostics."""
+    """The waterfall shows spans in tree order, the critical-path mark, skew corrections and diagnostics."""
     settings = obspipe_settings(redis_url=redis_url, trace_index_prefix=f"e2e-{uuid.uuid4().hex[:8]}")
     doc = skewed_trace(error=True)
     index = RedisTraceIndex.from_url(redis_url, prefix=settings.trace_index_prefix).start()
