@@ -6,69 +6,35 @@ from collections.abc import Sequence
 from typing import Any
 
 from pipeline.domain.assembly.model import TRACE_LEVEL, WorkingTrace
+from pipeline.domain.codec.obspipe_json import span_to_dict
 
 SCHEMA = "assembled_trace/v1"
 REASONS = ("idle", "max_age", "max_spans", "memory_pressure", "shutdown", "late_update", "links_update")
 
 
-def _span_entries(work: WorkingTrace) -> tuple[list[dict[str, Any]], set[str], int]:
-    """The output spans in tree order (each dict built in one literal: the costliest step of
-    assembly, so no per-span helper call), with the set of services and the error count."""
+def _span_entries(work: WorkingTrace) -> list[dict[str, Any]]:
+    """The output spans in tree order: the codec's obspipe span dict plus the assembly fields.
+
+    (Adding seven keys to `span_to_dict`'s dict measured faster than one 20-key literal.)
+    """
     spans, depth, start, end = work.spans, work.depth, work.start, work.end
     skew, self_time, on_path = work.skew, work.self_time, work.on_critical_path
-    services: set[str] = set()
-    errors = 0
     out: list[dict[str, Any]] = []
     append = out.append
     for k, i in enumerate(work.order):
-        span = spans[i]
-        service = span.service_name
-        services.add(service)
-        status = span.status_code
-        if status == "ERROR":
-            errors += 1
-        resource = span.resource
-        if resource.get("service.name") != service:
-            resource = {**resource, "service.name": service}
-        links = span.links
-        append(
-            {
-                "trace_id": span.trace_id,
-                "span_id": span.span_id,
-                "parent_span_id": span.parent_span_id,
-                "name": span.name,
-                "kind": span.kind,
-                "start_time_unix_nano": span.start_time_unix_nano,
-                "end_time_unix_nano": span.end_time_unix_nano,
-                "status": {"code": status, "message": span.status_message},
-                "resource": resource,
-                "attributes": span.attributes,
-                "links": [
-                    {
-                        "trace_id": ln.trace_id,
-                        "span_id": ln.span_id,
-                        "attributes": ln.attributes,
-                        "trace_state": ln.trace_state,
-                    }
-                    for ln in links
-                ]
-                if links
-                else [],
-                "trace_state": span.trace_state,
-                "flags": span.flags,
-                "depth": depth[i],
-                "order": k,
-                "adjusted_start_time_unix_nano": start[i],
-                "adjusted_end_time_unix_nano": end[i],
-                "clock_skew_ns": skew[i],
-                "self_time_ns": self_time[i],
-                "on_critical_path": on_path[i],
-            }
-        )
-    return out, services, errors
+        entry = span_to_dict(spans[i])
+        entry["depth"] = depth[i]
+        entry["order"] = k
+        entry["adjusted_start_time_unix_nano"] = start[i]
+        entry["adjusted_end_time_unix_nano"] = end[i]
+        entry["clock_skew_ns"] = skew[i]
+        entry["self_time_ns"] = self_time[i]
+        entry["on_critical_path"] = on_path[i]
+        append(entry)
+    return out
 
 
-def _summary(work: WorkingTrace, services: set[str], errors: int) -> dict[str, Any]:
+def _summary(work: WorkingTrace) -> dict[str, Any]:
     spans = work.spans
     if not spans:
         return {
@@ -89,8 +55,8 @@ def _summary(work: WorkingTrace, services: set[str], errors: int) -> dict[str, A
         "start_time_unix_nano": first,
         "duration_ns": max(work.end) - first,
         "span_count": len(spans),
-        "services": sorted(services),
-        "error_count": errors,
+        "services": sorted({s.service_name for s in spans}),
+        "error_count": sum(s.status_code == "ERROR" for s in spans),
     }
 
 
@@ -122,7 +88,6 @@ def build_record(
 ) -> dict[str, Any]:
     """Assemble the output dict from a fully processed `WorkingTrace`."""
     spans, ids, trace_id = work.spans, work.span_ids, work.trace_id
-    entries, services, errors = _span_entries(work)
     index = work.index
     orphans = work.orphans
     if len(orphans) > 1:
@@ -136,8 +101,8 @@ def build_record(
         "complete": complete,
         "roots": [ids[i] for i in work.roots],
         "orphans": [ids[i] for i in orphans],
-        "summary": _summary(work, services, errors),
-        "spans": entries,
+        "summary": _summary(work),
+        "spans": _span_entries(work),
         "links": [
             {
                 "span_id": ids[i],

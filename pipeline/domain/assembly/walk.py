@@ -37,7 +37,7 @@ def walk_tree(work: WorkingTrace) -> WorkingTrace:
     skew = work.skew
     roots = list(work.roots)  # in raw-start order, which for roots is adjusted-start order
     pending = roots
-    while pending:
+    while True:
         stack = pending[::-1]
         while stack:
             p = stack.pop()
@@ -65,12 +65,13 @@ def walk_tree(work: WorkingTrace) -> WorkingTrace:
                 if covered > 0:
                     self_time[p] -= covered
             stack.extend(reversed(kids))
-        pending = []
-        if len(order) < n:  # some spans hang off parent cycles
-            reached = [False] * n
-            for i in order:
-                reached[i] = True
-            pending = sorted(break_cycles(work, reached), key=key)
-            roots.extend(pending)
+        if len(order) == n:
+            break
+        # The rest hang off parent cycles: cut them and walk on from the cuts.
+        reached = [False] * n
+        for i in order:
+            reached[i] = True
+        pending = sorted(break_cycles(work, reached), key=key)
+        roots.extend(pending)
     work.roots, work.order, work.depth, work.self_time = roots, order, depth, self_time
     return work
