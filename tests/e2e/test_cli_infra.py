@@ -31,7 +31,12 @@ def _clean_env(**extra: str) -> dict[str, str]:
 
 def _obspipe(args: list[str], env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-c", ENTRY, *args], env=env, capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-c", ENTRY, *args],
+        check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
