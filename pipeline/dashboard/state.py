@@ -174,7 +174,8 @@ class DashboardState:
             "ts_ms": ts_ms,
             "alertname": labels.get("alertname"),
             "service": labels.get("service"),
-            "status": first.get("status"),
+            "status": record.get("status") or first.get("status"),
+            "rule": record.get("rule"),
             "summary": annotations.get("summary") or annotations.get("description"),
             "alert_count": len(alerts),
         }

@@ -7,6 +7,7 @@ const params = new URLSearchParams(location.search);
 const TOKEN = params.get("token");
 const SVGNS = "http://www.w3.org/2000/svg";
 const MAX_PAGE_ROWS = 100;
+const MAX_WATERFALL_ROWS = 2000;  // a 10,000-span trace would make the page crawl
 const WINDOW_COLOURS = {"5m": "#f87171", "30m": "#fb923c", "1h": "#facc15", "2h": "#a3e635",
                         "6h": "#34d399", "24h": "#38bdf8", "3d": "#a78bfa"};
 
@@ -99,7 +100,8 @@ function openTraces() {
 // ---------------------------------------------------------------- live pages
 function pageRow(p, fresh) {
   const alert = p.alertname ? p.alertname + (p.alert_count > 1 ? " +" + (p.alert_count - 1) : "") : (p.group_key || "–");
-  return h("tr", {class: (fresh ? "fresh " : "") + "decision-" + p.decision, title: p.summary || ""},
+  const tip = [p.summary, p.rule ? "rule: " + p.rule : null].filter(Boolean).join("\n");
+  return h("tr", {class: (fresh ? "fresh " : "") + "decision-" + p.decision, title: tip},
     h("td", {class: "num"}, fmtTime(p.at || p.ts_ms)),
     h("td", {}, h("span", {class: "badge " + p.decision}, p.decision)),
     h("td", {}, alert, p.status === "resolved" ? h("span", {class: "tag"}, "resolved") : null),
@@ -257,15 +259,22 @@ function renderTraceList() {
 
 // ---------------------------------------------------------------- waterfall
 async function loadTrace(traceId) {
+  const refresh = S.traceId === traceId;
   S.traceId = traceId;
   renderTraceList();
   const box = document.getElementById("waterfall");
-  box.replaceChildren(h("p", {class: "empty"}, "Loading trace " + traceId + " …"));
+  if (!refresh) {
+    S.shownRevision = undefined;
+    box.replaceChildren(h("p", {class: "empty"}, "Loading trace " + traceId + " …"));
+  }
   try {
     const resp = await fetch(withToken("/api/traces/" + encodeURIComponent(traceId)));
     const body = await resp.json();
     if (!resp.ok) { box.replaceChildren(h("p", {class: "empty error"}, body.error || resp.statusText)); return; }
-    if (S.traceId === traceId) box.replaceChildren(renderWaterfall(body));
+    if (S.traceId === traceId) {
+      S.shownRevision = body.revision;
+      box.replaceChildren(renderWaterfall(body));
+    }
   } catch (err) {
     box.replaceChildren(h("p", {class: "empty error"}, "Could not load the trace: " + err));
   }
@@ -310,7 +319,7 @@ function renderWaterfall(tr) {
     h("div", {class: "wf-track"}, [0, 0.25, 0.5, 0.75, 1].map(f =>
       h("span", {class: "tick", style: `left:${f * 100}%`}, fmtDuration((t1 - t0) * f)))));
 
-  const rows = spans.map(sp => {
+  const rows = spans.slice(0, MAX_WATERFALL_ROWS).map(sp => {
     const service = serviceOf(sp);
     const isError = sp.status && sp.status.code === "ERROR";
     const skew = sp.clock_skew_ns || 0;
@@ -353,7 +362,9 @@ function renderWaterfall(tr) {
         : ` span ${l.span_id} links to our span ${l.linked_span_id}`)))) : h("p", {class: "muted"}, "none"));
 
   const diags = tr.diagnostics || [];
-  return h("div", {class: "wf"}, head, ticks, rows.flat(),
+  const more = spans.length > MAX_WATERFALL_ROWS
+    ? h("p", {class: "muted"}, `… ${spans.length - MAX_WATERFALL_ROWS} more spans not drawn`) : null;
+  return h("div", {class: "wf"}, head, ticks, rows.flat(), more,
     h("div", {class: "wf-foot"},
       linkList("Links to other traces", linksOut, "out"),
       linkList("Linked from", linksIn, "in"),
@@ -429,9 +440,17 @@ function connect() {
   on("page_counts", c => { S.page_counts = c; renderCounters(); });
   on("slos", v => { S.slos = v; renderSlos(); });
   on("shifts", v => { S.shifts = v; renderShifts(); });
-  on("traces", v => { S.traces = v; renderTraceList(); });
+  on("traces", v => { S.traces = v; renderTraceList(); refreshOpenTrace(); });
   on("dlq", v => { S.dlq = v; renderHealth(); });
   on("health", v => { S.health = v; renderHealth(); });
+}
+
+// A late span or a new incoming link makes a new revision: redraw the open trace with it.
+function refreshOpenTrace() {
+  if (!S.traceId) return;
+  const rows = [...S.traces.recent, ...S.traces.slow, ...S.traces.errors];
+  const row = rows.find(t => t.trace_id === S.traceId);
+  if (row && S.shownRevision !== undefined && row.revision > S.shownRevision) loadTrace(S.traceId);
 }
 
 function route() {

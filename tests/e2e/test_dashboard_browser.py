@@ -235,8 +235,10 @@ def test_page_appears_live_and_slo_and_shift_charts_render(dashboard: Dashboard,
     _shot(page, "dashboard-overview")
 
 
-def test_waterfall_shows_critical_path_skew_and_navigable_links(dashboard: Dashboard, page: Page) -> None:
-    """Opening a trace draws its waterfall; links lead to the linked trace and back again."""
+def test_waterfall_shows_critical_path_skew_and_navigable_links(
+    dashboard: Dashboard, kafka: KafkaTestClient, page: Page
+) -> None:
+    """Opening a trace draws its waterfall; links lead to the linked trace and back; revisions redraw it."""
     checkout, batch = dashboard.traces.checkout, dashboard.traces.batch
     page.goto(dashboard.page_url())
     page.locator("#trace-tabs button[data-tab=errors]").click()
@@ -271,3 +273,11 @@ def test_waterfall_shows_critical_path_skew_and_navigable_links(dashboard: Dashb
     page.locator(f'.wf-links.out a.link-out[data-trace-id="{checkout["trace_id"]}"]').click()
     expect(wf.locator(".wf-head")).to_contain_text("POST /checkout", timeout=WAIT_MS)
     expect(wf.locator(".span-row")).to_have_count(9)
+
+    # A late span makes revision 2 of the open trace: the waterfall redraws without a click.
+    late_span = {**checkout["spans"][-1], "span_id": "a00000000000000a", "name": "audit.write"}
+    revision2 = {**checkout, "revision": 2, "reason": "late_update", "spans": [*checkout["spans"], late_span],
+                 "summary": {**checkout["summary"], "span_count": 10}}
+    _produce(kafka, dashboard.topics["traces"], [revision2])
+    expect(wf.locator(".span-row")).to_have_count(10, timeout=WAIT_MS)
+    expect(wf.locator(".wf-meta")).to_contain_text("revision 2 (late_update)")
