@@ -65,6 +65,8 @@ function fmtNum(v, digits = 2) {
   return Number(v).toFixed(digits);
 }
 
+function plural(n, word) { return `${n} ${word}${n === 1 ? "" : "s"}`; }
+
 function shortId(id) { return id ? id.slice(0, 8) + "…" : ""; }
 
 function traceLink(traceId, label, extraClass) {
@@ -108,7 +110,7 @@ function pageRow(p, fresh) {
     h("td", {}, p.service || "–"),
     h("td", {class: "reason"}, p.reason),
     h("td", {}, p.oncall || "–"),
-    h("td", {class: "muted"}, p.shift_id || "–"));
+    h("td", {class: "muted shift"}, p.shift_id || "–"));
 }
 
 function renderPages() {
@@ -309,8 +311,8 @@ function renderWaterfall(tr) {
       h("span", {class: "muted mono"}, " " + tr.trace_id)),
     h("div", {class: "wf-meta"},
       h("span", {}, fmtDuration(s.duration_ns ?? (t1 - t0))),
-      h("span", {}, `${spans.length} spans`),
-      h("span", {}, `${(s.services || []).length} services`),
+      h("span", {}, plural(spans.length, "span")),
+      h("span", {}, plural((s.services || []).length, "service")),
       h("span", {}, `revision ${tr.revision} (${tr.reason})`),
       tr.complete === false ? h("span", {class: "badge ticket"}, "incomplete") : null,
       s.error_count ? h("span", {class: "badge page"}, `${s.error_count} errors`) : null));
@@ -358,7 +360,7 @@ function renderWaterfall(tr) {
     items.length ? h("ul", {}, items.map(l => h("li", {},
       traceLink(l.trace_id, l.trace_id, cls === "out" ? "link-out" : "link-in"),
       h("span", {class: "muted"}, cls === "out"
-        ? ` from span ${l.span_id} to span ${l.linked_span_id}` + (l.resolved === false ? " (unresolved)" : "")
+        ? ` from span ${l.span_id} to span ${l.linked_span_id}`
         : ` span ${l.span_id} links to our span ${l.linked_span_id}`)))) : h("p", {class: "muted"}, "none"));
 
   const diags = tr.diagnostics || [];
