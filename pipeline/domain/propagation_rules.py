@@ -27,8 +27,9 @@ Findings are "suspected": evidence, not proof (a caller may target several insta
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline.domain.span import Span
@@ -97,49 +98,78 @@ def _answered(spans: Sequence[Span]) -> set[tuple[str, str]]:
     return {(s.trace_id, s.parent_span_id) for s in spans if s.parent_span_id}
 
 
-def _remote_caller(root: Span, callers: Sequence[Span], opts: RuleOptions) -> Span | None:
+def evidence_spans(spans: Sequence[Span]) -> list[Span]:
+    """The spans of complete traces that can explain another trace's root: unanswered CLIENT and
+    PRODUCER spans, and SERVER/CONSUMER spans with a known host."""
+    answered = _answered(spans)
+    return [
+        s
+        for s in spans
+        if (s.kind in ("CLIENT", "PRODUCER") and (s.trace_id, s.span_id) not in answered)
+        or (s.kind in ("SERVER", "CONSUMER") and s.host is not None)
+    ]
+
+
+@dataclass(slots=True)
+class _Evidence:
+    """Evidence spans indexed by what a root is matched on."""
+
+    clients: dict[str, list[Span]] = field(default_factory=dict)  # by target name
+    producers: dict[str, list[Span]] = field(default_factory=dict)  # by destination
+    entries: dict[tuple[str, str], list[Span]] = field(default_factory=dict)  # by (service, host)
+
+    def add(self, spans: Iterable[Span]) -> None:
+        for s in spans:
+            if s.kind == "CLIENT":
+                for name in _names(s, _CLIENT_TARGET_KEYS):
+                    self.clients.setdefault(name, []).append(s)
+            elif s.kind == "PRODUCER":
+                destination = s.attributes.get(_DESTINATION)
+                if destination:
+                    self.producers.setdefault(str(destination), []).append(s)
+            elif s.host is not None:
+                self.entries.setdefault((s.service_name, s.host), []).append(s)
+
+
+def _remote_caller(root: Span, ev: _Evidence, opts: RuleOptions) -> Span | None:
     tol = opts.tolerance_ns
     start = root.start_time_unix_nano
     if root.kind == "SERVER":
-        names = _server_names(root)
-        for c in callers:
-            if c.kind != "CLIENT" or c.trace_id == root.trace_id:
-                continue
-            in_time = c.start_time_unix_nano - tol <= start <= c.end_time_unix_nano + tol
-            if in_time and _names(c, _CLIENT_TARGET_KEYS) & names:
-                return c
+        for name in _server_names(root):
+            for c in ev.clients.get(name, ()):
+                if (
+                    c.trace_id != root.trace_id
+                    and c.start_time_unix_nano - tol <= start <= c.end_time_unix_nano + tol
+                ):
+                    return c
         return None
     destination = root.attributes.get(_DESTINATION)
-    if not destination:
-        return None
-    for c in callers:
-        if c.kind != "PRODUCER" or c.trace_id == root.trace_id:
-            continue
-        if c.attributes.get(_DESTINATION) != destination:
-            continue
-        delay = start - c.end_time_unix_nano
-        if -tol <= delay <= opts.max_queue_delay_ns:
+    for c in ev.producers.get(str(destination), ()) if destination else ():
+        if c.trace_id != root.trace_id and -tol <= start - c.end_time_unix_nano <= opts.max_queue_delay_ns:
             return c
     return None
 
 
-def _same_process(a: Span, b: Span) -> bool:
-    return a.service_name == b.service_name and a.host is not None and a.host == b.host
+def _local_entry(root: Span, ev: _Evidence) -> Span | None:
+    if root.host is None:
+        return None
+    start = root.start_time_unix_nano
+    for entry in ev.entries.get((root.service_name, root.host), ()):
+        if (
+            entry.trace_id != root.trace_id
+            and entry.start_time_unix_nano <= start <= entry.end_time_unix_nano
+        ):
+            return entry
+    return None
 
 
-def find_lost_context(spans: Sequence[Span], options: RuleOptions = DEFAULT_RULES) -> list[Finding]:
-    """LOST_CONTEXT_SUSPECTED findings over the spans of many traces (see the module docstring)."""
-    answered = _answered(spans)
-    unanswered = [
-        s for s in spans if s.kind in ("CLIENT", "PRODUCER") and (s.trace_id, s.span_id) not in answered
-    ]
-    entries = [s for s in spans if s.kind in ("SERVER", "CONSUMER")]
+def _lost_context(roots: Iterable[Span], ev: _Evidence, options: RuleOptions) -> list[Finding]:
     findings: list[Finding] = []
-    for root in spans:
+    for root in roots:
         if root.parent_span_id or root.links:
             continue
         if root.kind in ("SERVER", "CONSUMER"):
-            caller = _remote_caller(root, unanswered, options)
+            caller = _remote_caller(root, ev, options)
             if caller is not None:
                 findings.append(
                     Finding(
@@ -153,26 +183,27 @@ def find_lost_context(spans: Sequence[Span], options: RuleOptions = DEFAULT_RULE
                         caller.span_id,
                     )
                 )
-        elif options.local_rule:
-            start = root.start_time_unix_nano
-            for entry in entries:
-                if entry.trace_id == root.trace_id or not _same_process(entry, root):
-                    continue
-                if entry.start_time_unix_nano <= start <= entry.end_time_unix_nano:
-                    findings.append(
-                        Finding(
-                            LOST_CONTEXT_SUSPECTED,
-                            root.trace_id,
-                            root.span_id,
-                            f"{root.kind} root in {root.service_name!r} started inside {entry.kind} "
-                            f"span {entry.span_id} of trace {entry.trace_id} on the same host: "
-                            "work lost its caller's context (thread pool or callback?)",
-                            entry.trace_id,
-                            entry.span_id,
-                        )
-                    )
-                    break
+        elif options.local_rule and (entry := _local_entry(root, ev)) is not None:
+            findings.append(
+                Finding(
+                    LOST_CONTEXT_SUSPECTED,
+                    root.trace_id,
+                    root.span_id,
+                    f"{root.kind} root in {root.service_name!r} started inside {entry.kind} "
+                    f"span {entry.span_id} of trace {entry.trace_id} on the same host: "
+                    "work lost its caller's context (thread pool or callback?)",
+                    entry.trace_id,
+                    entry.span_id,
+                )
+            )
     return findings
+
+
+def find_lost_context(spans: Sequence[Span], options: RuleOptions = DEFAULT_RULES) -> list[Finding]:
+    """LOST_CONTEXT_SUSPECTED findings over the spans of many traces (see the module docstring)."""
+    ev = _Evidence()
+    ev.add(evidence_spans(spans))
+    return _lost_context(spans, ev, options)
 
 
 def find_context_leaks(spans: Sequence[Span], options: RuleOptions = DEFAULT_RULES) -> list[Finding]:
@@ -244,3 +275,48 @@ def assemble_with_rules(spans: Iterable[Span], options: RuleOptions = DEFAULT_RU
         assemble_trace(trace_id, group, extra_diagnostics=extra.get(trace_id, ()))
         for trace_id, group in group_by_trace(materialized).items()
     ]
+
+
+class PropagationWatch:
+    """The cross-trace rules over a stream of released traces, remembering recent evidence.
+
+    A streaming assembler releases traces a few at a time; the caller of a lost-context root may
+    have been released a moment earlier. `check(spans)` judges the traces in `spans` against
+    their own evidence plus that of traces checked before (up to `horizon_ns` of span time back
+    and at most `max_evidence` spans, oldest dropped first), then remembers their evidence.
+    A caller released *after* the root it explains is not seen: that root is not flagged.
+    """
+
+    def __init__(
+        self,
+        options: RuleOptions = DEFAULT_RULES,
+        horizon_ns: int = 120_000_000_000,
+        max_evidence: int = 50_000,
+    ) -> None:
+        self.options = options
+        self.horizon_ns = horizon_ns
+        self.max_evidence = max_evidence
+        self._recent: deque[Span] = deque()
+        self._index = _Evidence()
+        self._newest_end = 0
+
+    def check(self, spans: Sequence[Span]) -> dict[str, list[dict[str, str]]]:
+        """Diagnostics by trace id for the traces in `spans` (complete traces, released together)."""
+        fresh = evidence_spans(spans)
+        self._index.add(fresh)
+        findings = _lost_context(spans, self._index, self.options) + find_context_leaks(spans, self.options)
+        self._recent.extend(fresh)
+        for s in fresh:
+            self._newest_end = max(self._newest_end, s.end_time_unix_nano)
+        self._prune()
+        return diagnostics_by_trace(findings)
+
+    def _prune(self) -> None:
+        recent, cutoff = self._recent, self._newest_end - self.horizon_ns
+        dropped = 0
+        while recent and (len(recent) > self.max_evidence or recent[0].end_time_unix_nano < cutoff):
+            recent.popleft()
+            dropped += 1
+        if dropped:
+            self._index = _Evidence()
+            self._index.add(recent)

@@ -7,6 +7,7 @@ import pytest
 from pipeline.domain.propagation_rules import (
     CONTEXT_LEAK_SUSPECTED,
     LOST_CONTEXT_SUSPECTED,
+    PropagationWatch,
     RuleOptions,
     diagnostics_by_trace,
     find_context_leaks,
@@ -163,3 +164,34 @@ def test_options_are_validated() -> None:
     """Negative thresholds are refused when the options are built."""
     with pytest.raises(ValueError, match="tolerance_ns"):
         RuleOptions(tolerance_ns=-1)
+
+
+def test_watch_flags_a_root_whose_caller_was_released_earlier() -> None:
+    """The caller's trace checked first, the lost root's trace next: the root is flagged then."""
+    story = _retry_story(second_attempt_has_context=False)
+    watch = PropagationWatch()
+    assert watch.check([s for s in story if s.trace_id == "a" * 32]) == {}
+    out = watch.check([s for s in story if s.trace_id == "b" * 32])
+    assert [d["code"] for d in out["b" * 32]] == [LOST_CONTEXT_SUSPECTED]
+
+
+def test_watch_forgets_evidence_beyond_its_horizon_and_bound() -> None:
+    """Evidence older than the horizon (by span time), or beyond max_evidence spans, is dropped."""
+    story = _retry_story(second_attempt_has_context=False)
+    caller_trace = [s for s in story if s.trace_id == "a" * 32]
+    root_trace = [s for s in story if s.trace_id == "b" * 32]
+    later = [span("z", "9", kind="CLIENT", start=10_000, end=10_001, peer_service="elsewhere")]
+    watch = PropagationWatch(horizon_ns=5_000 * MS)
+    watch.check(caller_trace)
+    watch.check(later)  # moves the newest end 10 s on: the caller's evidence is past the horizon
+    assert watch.check(root_trace) == {}
+    bounded = PropagationWatch(max_evidence=1)
+    bounded.check(caller_trace)
+    bounded.check(later)
+    assert bounded.check(root_trace) == {}
+
+
+def test_watch_reports_leaks_within_the_batch() -> None:
+    """Context leaks need no history: they are found in the batch being checked."""
+    spans = [span("a", "1", kind="SERVER", enduser_id="alice"), span("a", "2", parent="1", enduser_id="bob")]
+    assert [d["code"] for d in PropagationWatch().check(spans)["a" * 32]] == [CONTEXT_LEAK_SUSPECTED]
