@@ -1,0 +1,176 @@
+"""red-metrics and slo-burn workers (real subprocesses) on the real broker and Redis, each killed
+with kill -9 mid-stream and restarted: no window counted twice, no spent budget forgotten."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from pipeline.adapters.kafka.topics import create_topics
+from pipeline.adapters.redis.slo_store import RedisSloStore
+from pipeline.domain.codec import encode_spans
+from pipeline.domain.partitioning import partition_for_trace
+from pipeline.domain.span import Span
+from pipeline.settings import Settings
+from pipeline.testing.kafka import KafkaTestClient, Record
+from pipeline.testing.workers import WorkerProcess
+
+pytestmark = [pytest.mark.timeout(420), pytest.mark.slow]
+
+PARTITIONS = 2
+DEADLINE_S = 150.0  # two cores shared by many test runs; a faust worker needs ~5-20 s to join
+S = 1_000_000_000
+MINUTE = 60 * S
+T0 = 28_333_340 * MINUTE  # a whole minute, hence a whole 10 s window
+
+
+def span(end_ns: int, duration_ms: int, error: bool = False) -> Span:
+    return Span(
+        uuid.uuid4().hex, uuid.uuid4().hex[:16], "GET /pay", end_ns - duration_ms * 1_000_000, end_ns,
+        "checkout", kind="SERVER", status_code="ERROR" if error else "OK",
+    )
+
+
+def produce_bundles(kafka: KafkaTestClient, topic: str, spans: list[Span]) -> None:
+    by_partition: dict[int, list[Span]] = {}
+    for s in spans:
+        by_partition.setdefault(partition_for_trace(s.trace_id, PARTITIONS), []).append(s)
+    for partition, group in by_partition.items():
+        kafka.produce(topic, [encode_spans(group)], partition=partition)
+
+
+def deduped_totals(records: list[Record]) -> dict[int, tuple[int, int]]:
+    """window start -> (requests, errors) summed over sources, keeping per (key, source) the largest."""
+    best: dict[tuple[bytes, str], dict[str, Any]] = {}
+    for rec in records:
+        assert rec.key is not None and rec.value is not None
+        doc = orjson.loads(rec.value)
+        slot = (rec.key, doc["source"])
+        if slot not in best or doc["requests"] > best[slot]["requests"]:
+            best[slot] = doc
+    out: dict[int, tuple[int, int]] = {}
+    for doc in best.values():
+        requests, errors = out.get(doc["window_start_unix_nano"], (0, 0))
+        out[doc["window_start_unix_nano"]] = (requests + doc["requests"], errors + doc["errors"])
+    return out
+
+
+@pytest.fixture
+def settings(obspipe_settings: Callable[..., Settings], redis_url: str, tmp_path: Path) -> Settings:
+    slo_file = tmp_path / "slos.yaml"
+    slo_file.write_text(
+        "slos:\n"
+        "  - name: checkout-availability\n"
+        "    objective: 99.9\n"
+        "    sli: {spans: {type: error_ratio, service: checkout, operation: GET /pay}}\n"
+    )
+    s = obspipe_settings(
+        redis_url=redis_url,
+        topic_partitions=PARTITIONS,
+        red_window_s=10,
+        red_allowed_lateness_s=5,
+        red_idle_flush_s=2.0,
+        slo_file=slo_file,
+        slo_state_prefix=f"test-{uuid.uuid4().hex[:8]}",
+    )
+    create_topics(s)
+    return s
+
+
+def test_red_metrics_counts_every_window_once_across_a_kill_9(
+    kafka: KafkaTestClient, settings: Settings, start_worker: Callable[..., WorkerProcess]
+) -> None:
+    """Windows of 30 (3 errors), 20 and 10 spans come out with exactly those counts, the worker
+    having been killed with SIGKILL after the first two and restarted (replays dedupe by key+source)."""
+    s = settings
+    worker = start_worker("red-metrics", s)
+    first = [span(T0 + (i * 300 + 100) * 1_000_000, 1 + i, error=i < 3) for i in range(30)]
+    second = [span(T0 + 10 * S + i * 400_000_000, 50) for i in range(20)]
+    produce_bundles(kafka, s.topic_spans_by_trace, first + second)
+
+    def windows_seen(want: set[int]) -> Callable[[list[Record]], bool]:
+        return lambda rs: want <= set(deduped_totals(rs))
+
+    kafka.consume_until(s.topic_red, windows_seen({T0, T0 + 10 * S}), timeout=DEADLINE_S)
+    worker.kill()
+    third = [span(T0 + 20 * S + i * 900_000_000, 5) for i in range(10)]
+    produce_bundles(kafka, s.topic_spans_by_trace, third)
+    restarted = start_worker("red-metrics", s)
+    records = kafka.consume_until(
+        s.topic_red, windows_seen({T0, T0 + 10 * S, T0 + 20 * S}), timeout=DEADLINE_S, settle=3.0
+    )
+    totals = deduped_totals(records)
+    assert totals == {T0: (30, 3), T0 + 10 * S: (20, 0), T0 + 20 * S: (10, 0)}, restarted.log_tail()
+    docs = [orjson.loads(r.value or b"") for r in records]
+    assert all(d["schema"] == "red_metrics/v1" and d["window_s"] == 10 for d in docs)
+    assert records[0].key is not None and records[0].key.decode().startswith("checkout|GET /pay|SERVER|")
+    # Per source the sketch travels along; a window from one source has its exact max duration.
+    assert max(d["duration_ms"]["max"] for d in docs if d["window_start_unix_nano"] == T0) == 30.0
+
+
+def red_record(minute: int, source: str, requests: int, errors: int) -> bytes:
+    return orjson.dumps({
+        "schema": "red_metrics/v1", "service": "checkout", "operation": "GET /pay", "kind": "SERVER",
+        "window_start_unix_nano": T0 + minute * MINUTE, "window_s": 10, "requests": requests,
+        "errors": errors, "duration_ms": {}, "sketch": None, "source": source,
+    })
+
+
+def minute_records(minutes: range, bad_minute: int) -> list[bytes]:
+    """10,000 requests a minute from two sources; 1,000 errors in `bad_minute`."""
+    out = []
+    for m in minutes:
+        for source in ("p0", "p1"):
+            out.append(red_record(m, source, 5000, 500 if m == bad_minute else 0))
+    return out
+
+
+def statuses(records: list[Record]) -> dict[int, dict[str, Any]]:
+    return {d["evaluated_at_unix_nano"]: d for d in (orjson.loads(r.value or b"") for r in records)}
+
+
+def test_slo_burn_pages_and_resolves_across_a_kill_9_without_double_counting(
+    kafka: KafkaTestClient, settings: Settings, start_worker: Callable[..., WorkerProcess]
+) -> None:
+    """1,000 bad of 10,000 in minute 3 pages (1 h and 5 m burn 25 > 14.4); after kill -9, a restart and
+    the same records again, minute 8's status counts 90,000 events once and the page has resolved
+    with its original startsAt."""
+    s = settings
+    worker = start_worker("slo-burn", s)
+    kafka.produce(s.topic_red, minute_records(range(5), bad_minute=3))
+    kafka.produce(s.topic_red, [b"{not json"])
+    end_of = lambda m: T0 + (m + 1) * MINUTE  # noqa: E731
+    seen = kafka.consume_until(s.topic_slo_status, lambda rs: end_of(3) in statuses(rs), timeout=DEADLINE_S)
+    at_3 = statuses(seen)[end_of(3)]
+    assert at_3["burn_rates"]["5m"] == pytest.approx(25.0) and "page_1h_5m" in at_3["firing"]
+    worker.kill()
+    restarted = start_worker("slo-burn", s)
+    # A replaying red-metrics would send the same windows again; then time moves on.
+    kafka.produce(s.topic_red, minute_records(range(10), bad_minute=3))
+    seen = kafka.consume_until(s.topic_slo_status, lambda rs: end_of(8) in statuses(rs), timeout=DEADLINE_S)
+    at_8 = statuses(seen)[end_of(8)]
+    assert (at_8["period_total"], at_8["period_good"]) == (90_000, 89_000), restarted.log_tail()
+    assert at_8["budget_remaining"] == pytest.approx(1 - 1000 / 90)  # 90 bad allowed
+    # Every window holds minutes 0..8: burn 1000/90 = 11.1: above 6, 3 and 1, below 14.4.
+    assert at_8["policy_tier"] == "exhausted"
+    assert at_8["firing"] == ["page_6h_30m", "ticket_3d_6h", "ticket_24h_2h"]
+    alerts = kafka.consume_until(
+        s.topic_alerts_raw,
+        lambda rs: any(orjson.loads(r.value or b"")["status"] == "resolved" for r in rs),
+        timeout=DEADLINE_S,
+    )
+    pages = [orjson.loads(r.value or b"") for r in alerts]
+    pages = [a for a in pages if a["labels"]["window"] == "page_1h_5m"]
+    assert {a["startsAt"] for a in pages} == {"2023-11-14T22:24:00.000Z"}  # end of minute 3
+    # The 1 h burn rate is 100 / (m + 1): 14.29 at minute 6, no longer above 14.4.
+    resolved = [a for a in pages if a["status"] == "resolved"]
+    assert resolved and resolved[0]["endsAt"] == "2023-11-14T22:27:00.000Z"  # end of minute 6
+    dlq = kafka.consume_until(s.topic_dlq, lambda rs: len(rs) >= 1, timeout=DEADLINE_S)
+    assert orjson.loads(dlq[0].value or b"")["reason"] == "decode_error"
+    stored = RedisSloStore.from_url(s.redis_url or "", prefix=s.slo_state_prefix).statuses()
+    assert stored["checkout-availability"]["evaluated_at_unix_nano"] >= end_of(8)
