@@ -18,11 +18,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import faust
 
-from pipeline.adapters.observability import instrument_faust_app
+from pipeline.adapters.observability import PipelineMetrics, instrument_faust_app
 from pipeline.adapters.red_runtime import RedRuntime
 from pipeline.domain.windows import Position
 from pipeline.errors import RecordError
@@ -35,26 +36,36 @@ SHUTDOWN_FLUSH_S = 10.0
 log = logging.getLogger(__name__)
 
 
+DeadLetterPolicy = Callable[[Position, bytes | None, Any, RecordError, Any], None]
+
+
+def dead_letter_policy(app_rt: AppRuntime, metrics: PipelineMetrics) -> DeadLetterPolicy:
+    """Send a rejected record to the dead-letter topic, ack its event once that is delivered, count it."""
+
+    def dead_letter(pos: Position, value: bytes | None, key: Any, exc: RecordError, event: Any) -> None:
+        group = app_rt.producer.group([event])
+        topic, partition, offset = pos
+        app_rt.dead_letters.send(
+            value, key, topic=topic, partition=partition, offset=offset, error=exc, group=group
+        )
+        group.seal()
+        metrics.dlq_record(exc.reason)
+
+    return dead_letter
+
+
 def build_red_metrics(
     settings: Settings, *, bootstrap: str | None = None, flush_on_shutdown: bool = False
 ) -> tuple[AppRuntime, RedRuntime]:
     """The red-metrics faust app and its runtime (tests and the benchmark read its stats)."""
     app_rt = build_runtime(NAME, settings, bootstrap=bootstrap)
-    app, producer, dead_letters = app_rt.app, app_rt.producer, app_rt.dead_letters
+    app, producer = app_rt.app, app_rt.producer
     source = app.topic(settings.topic_spans_by_trace, key_type=bytes, value_type=bytes)
     metrics = instrument_faust_app(app, NAME, settings)
-
-    def dead_letter(pos: Position, value: bytes | None, key: Any, exc: RecordError, event: Any) -> None:
-        group = producer.group([event])
-        topic, partition, offset = pos
-        dead_letters.send(value, key, topic=topic, partition=partition, offset=offset, error=exc, group=group)
-        group.seal()
-        metrics.dlq_record(exc.reason)
-
     runtime = RedRuntime(
         producer=producer,
         ack=lambda event: event.ack(),
-        dead_letter=dead_letter,
+        dead_letter=dead_letter_policy(app_rt, metrics),
         topic_red=settings.topic_red,
         source_topic=settings.topic_spans_by_trace,
         window_s=settings.red_window_s,

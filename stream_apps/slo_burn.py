@@ -21,10 +21,10 @@ from pipeline.adapters.redis.slo_store import RedisSloStore
 from pipeline.adapters.slo_runtime import InputRecord, SloRuntime
 from pipeline.domain.slo.definitions import load_slos
 from pipeline.domain.slo.store import SloStore
-from pipeline.domain.windows import Position
-from pipeline.errors import ConfigError, RecordError
+from pipeline.errors import ConfigError
 from pipeline.settings import Settings
 from stream_apps.common import AppRuntime, build_runtime
+from stream_apps.red_metrics import dead_letter_policy
 from stream_apps.span_ingest import content_type
 
 NAME = "slo-burn"
@@ -55,22 +55,15 @@ def build_slo_burn(
         raise ConfigError("OBSPIPE_SLO_FILE is not set: slo-burn needs SLO definitions (YAML)")
     slos = load_slos(settings.slo_file)
     app_rt = build_runtime(NAME, settings, bootstrap=bootstrap)
-    app, producer, dead_letters = app_rt.app, app_rt.producer, app_rt.dead_letters
+    app, producer = app_rt.app, app_rt.producer
     metrics = instrument_faust_app(app, NAME, settings)
-
-    def dead_letter(pos: Position, value: bytes | None, key: Any, exc: RecordError, event: Any) -> None:
-        group = producer.group([event])
-        topic, partition, offset = pos
-        dead_letters.send(value, key, topic=topic, partition=partition, offset=offset, error=exc, group=group)
-        group.seal()
-        metrics.dlq_record(exc.reason)
 
     runtime = SloRuntime(
         slos=slos,
         store=store if store is not None else build_store(settings),
         producer=producer,
         ack=lambda event: event.ack(),
-        dead_letter=dead_letter,
+        dead_letter=dead_letter_policy(app_rt, metrics),
         topic_status=settings.topic_slo_status,
         topic_alerts=settings.topic_alerts_raw,
     )
