@@ -1,0 +1,44 @@
+"""Measuring helpers for benchmarks: CPU time of this or another process, next to wall time."""
+
+from __future__ import annotations
+
+import gc
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+TICKS_PER_S = os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of process `pid` (all its threads), from /proc/PID/stat (Linux)."""
+    after_name = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(after_name[11]) + int(after_name[12])) / TICKS_PER_S
+
+
+@dataclass(slots=True)
+class Elapsed:
+    """CPU and wall seconds of a measured block; filled when the block ends."""
+
+    cpu_s: float = 0.0
+    wall_s: float = 0.0
+
+
+@contextmanager
+def measured(*, freeze_gc: bool = True) -> Iterator[Elapsed]:
+    """Measure this process's CPU and wall time over the block, with start-up objects frozen out
+    of the GC as the stream apps do after start (so the baseline gets the same GC treatment)."""
+    if freeze_gc:
+        gc.collect()
+        gc.freeze()
+    elapsed = Elapsed()
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    try:
+        yield elapsed
+    finally:
+        elapsed.cpu_s, elapsed.wall_s = time.process_time() - cpu0, time.perf_counter() - wall0
+        if freeze_gc:
+            gc.unfreeze()
