@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import urllib.request
 from pathlib import Path
 
@@ -74,3 +76,16 @@ def test_dashboard_scrape_reads_worker_figures_and_marks_dead_endpoints(tmp_path
     assert live["app"] == "trace-assembler" and live["up"]
     assert (live["open_traces"], live["spans_in"], live["lag"], live["dlq"]) == (12, 1000, 12, 3)
     assert dead["up"] is False and dead["url"] == gone.url
+
+
+def test_announcements_of_dead_processes_are_ignored(tmp_path: Path) -> None:
+    """Only announcements whose process is alive are returned, sorted by file name."""
+    folder = tmp_path / "metrics"
+    folder.mkdir()
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (folder / f"red-metrics-{dead.pid}.url").write_text("http://127.0.0.1:1/metrics\n")
+    (folder / f"alert-router-{os.getpid()}.url").write_text("http://127.0.0.1:2/metrics\n")
+    (folder / "garbage.url").write_text("http://127.0.0.1:3/metrics\n")
+    assert announced_urls(tmp_path) == ["http://127.0.0.1:2/metrics"]
+    assert announced_urls(tmp_path / "nowhere") == []
