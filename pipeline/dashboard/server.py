@@ -30,6 +30,7 @@ from pipeline.dashboard.feed import Batch, HealthPoller, TopicFeed
 from pipeline.dashboard.lookup import TraceLookup, redis_trace_lookup
 from pipeline.dashboard.sse import SseHub, encode_event
 from pipeline.dashboard.state import DashboardState
+from pipeline.errors import InfrastructureError
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -240,14 +241,25 @@ async def start_dashboard(
     """Serve the dashboard on settings.web_host:port (default settings.dashboard_port; 0 = free).
 
     For embedding in another program's event loop (the demo); `run_dashboard` runs it alone.
+
+    Raises:
+        InfrastructureError: the port cannot be bound (one line naming the setting).
     """
     app = build_dashboard(
         settings, bootstrap, redis_url, from_beginning=from_beginning, metrics_urls=metrics_urls
     )
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, settings.web_host, settings.dashboard_port if port is None else port)
-    await site.start()
+    bind_port = settings.dashboard_port if port is None else port
+    site = web.TCPSite(runner, settings.web_host, bind_port)
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise InfrastructureError(
+            f"dashboard cannot listen on {settings.web_host}:{bind_port} ({exc.strerror or exc}); "
+            "choose another with --port or OBSPIPE_DASHBOARD_PORT (0 = any free port)"
+        ) from None
     bound = runner.addresses[0][1]
     return RunningDashboard(f"http://{settings.web_host}:{bound}/", app, runner)
 

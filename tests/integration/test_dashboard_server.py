@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -14,6 +15,7 @@ from confluent_kafka import Consumer, TopicPartition
 
 from pipeline.adapters.redis.trace_index import RedisTraceIndex
 from pipeline.dashboard import start_dashboard
+from pipeline.errors import InfrastructureError
 from pipeline.settings import Settings
 from pipeline.testing.dashboard_records import linked_traces, page_record
 from pipeline.testing.kafka import KafkaTestClient, unique_name
@@ -194,3 +196,14 @@ def test_token_is_required_when_set(obspipe_settings: Callable[..., Settings]) -
             await running.stop()
 
     asyncio.run(scenario())
+
+
+def test_taken_port_is_a_one_line_infrastructure_error(obspipe_settings: Callable[..., Settings]) -> None:
+    """A port already in use fails with InfrastructureError naming the port and the setting."""
+    settings = obspipe_settings()
+    with socket.socket() as taken:
+        taken.bind((settings.web_host, 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(InfrastructureError, match=f"{port}.*OBSPIPE_DASHBOARD_PORT"):
+            asyncio.run(start_dashboard(settings, None, port=port))
