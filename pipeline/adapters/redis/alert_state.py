@@ -80,8 +80,9 @@ class RedisAlertState:
         if deletes:
             pipe.hdel(key, *deletes)
 
-    def shift_stats(self, shift_id: str) -> list[Json]:
-        return [orjson.loads(v) for v in self.client.hgetall(f"{self.prefix}:stats:{shift_id}").values()]
+    def shift_stats(self, shift_id: str) -> dict[int, Json]:
+        raw = self.client.hgetall(f"{self.prefix}:stats:{shift_id}")
+        return {int(_s(p)): orjson.loads(v) for p, v in raw.items()}
 
     def recent_shifts(self, limit: int) -> list[str]:
         members: list[bytes] = self.client.zrevrange(f"{self.prefix}:shifts", 0, limit - 1)  # type: ignore[assignment]

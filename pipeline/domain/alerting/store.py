@@ -97,7 +97,7 @@ class AlertStateStore(Protocol):
 
     def save(self, partition: int, changes: Changes) -> None: ...
 
-    def shift_stats(self, shift_id: str) -> list[Json]: ...
+    def shift_stats(self, shift_id: str) -> dict[int, Json]: ...
 
     def recent_shifts(self, limit: int) -> list[str]: ...
 
@@ -139,8 +139,9 @@ class InMemoryAlertState:
             self.stats.setdefault(shift_id, {})[partition] = value
             self.shift_starts[shift_id] = float(value["shift"][2])
 
-    def shift_stats(self, shift_id: str) -> list[Json]:
-        return list(self.stats.get(shift_id, {}).values())
+    def shift_stats(self, shift_id: str) -> dict[int, Json]:
+        """Each partition's figures for the shift."""
+        return dict(self.stats.get(shift_id, {}))
 
     def recent_shifts(self, limit: int) -> list[str]:
         return sorted(self.shift_starts, key=lambda s: self.shift_starts[s], reverse=True)[:limit]

@@ -1,0 +1,276 @@
+"""The alert router at run time: per-partition routers, state saved before outputs are sent.
+
+One `AlertPipeline` (router + shift statistics) per owned input partition; silences are shared
+and re-read from the store every few seconds. Alerts run on event time (the record's
+timestamp); a wall-clock tick (`OBSPIPE_ALERT_TICK_S`) fires group timers such as group_wait
+when no alert arrives.
+
+The no-loss, no-double-send order for every batch of decisions (STYLE.md practice 8):
+
+1. The router decides; decisions get deterministic ids (group-key hash + notification
+   sequence, or fingerprint + episode start + reason for suppressions).
+2. The new state — groups, notification log, activation histories, shift figures — and the
+   decisions themselves (the *outbox*) are saved in one Redis transaction. The notification
+   log now says "sent", so a replay of the same input decides nothing new.
+3. The decisions are produced to `alerts.pages` (key: group key), the shift figures to
+   `oncall.stats` (key: shift id), through the app-owned acking producer.
+4. When every output of the batch is delivered and the save succeeded, the input events are
+   acked (faust then commits their offsets) and the outbox entries are deleted.
+5. A new owner of the partition loads the state and first re-sends what the outbox still holds.
+
+A kill -9 before step 2 loses nothing (the input is replayed and decided again, same ids);
+between 2 and 4 the outbox re-sends (same ids: a duplicate only if delivery had completed in
+the milliseconds before the crash, which consumers drop by `id`). If Redis is down, routing
+and paging go on from memory; saves are retried every tick and acks wait for them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from pipeline.adapters.kafka.acking_producer import AckGroup, AckingProducer
+from pipeline.domain.alerting.config import AlertConfig
+from pipeline.domain.alerting.model import Alert, decode_alerts
+from pipeline.domain.alerting.pipeline import AlertPipeline, Outputs
+from pipeline.domain.alerting.schedule import Schedule
+from pipeline.domain.alerting.silences import SilenceSet
+from pipeline.domain.alerting.state import merge_stats, stats_from_json
+from pipeline.domain.alerting.stats import PagingStats, ShiftStats
+from pipeline.domain.alerting.store import AlertStateStore, Changes, OutboxRecord, restore, take_changes
+from pipeline.errors import DecodeError, RecordError
+
+log = logging.getLogger(__name__)
+
+SILENCE_REFRESH_S = 2.0
+STORE_ERRORS: tuple[type[BaseException], ...] = (OSError, ConnectionError, TimeoutError)
+try:  # redis-py's errors do not derive from OSError
+    import redis
+
+    STORE_ERRORS = (*STORE_ERRORS, redis.RedisError)
+except ImportError:  # pragma: no cover - redis is a declared dependency
+    pass
+
+Position = tuple[str, int, int]
+InputRecord = tuple[Position, bytes | None, Any, Any, float]  # position, value, key, event, event time
+DeadLetter = Callable[[Position, bytes | None, Any, RecordError, Any], None]
+
+
+@dataclass(slots=True)
+class RouterCounters:
+    """Counters the app exposes and the tests read."""
+
+    alerts_in: int = 0
+    records_in: int = 0
+    decisions: int = 0
+    pages: int = 0
+    resent: int = 0
+    save_failures: int = 0
+
+
+class _Delivered:
+    """Acked by an AckGroup once the batch is delivered and saved: the outbox entries can go."""
+
+    __slots__ = ("_ids", "_partition", "_runtime")
+
+    def __init__(self, runtime: AlertRouterRuntime, partition: int, ids: list[str]) -> None:
+        self._runtime, self._partition, self._ids = runtime, partition, ids
+
+    def ack(self) -> None:
+        self._runtime.outbox_delivered(self._partition, self._ids)
+
+
+class AlertRouterRuntime:
+    """Routes the alert records of the partitions this worker owns (see module docstring)."""
+
+    def __init__(self, *, config: AlertConfig, schedule: Schedule | None, store: AlertStateStore,
+                 producer: AckingProducer, topic_pages: str, topic_stats: str,
+                 dead_letter: DeadLetter) -> None:
+        self.config = config
+        self.schedule = schedule
+        self.store = store
+        self.producer = producer
+        self.topic_pages = topic_pages
+        self.topic_stats = topic_stats
+        self.dead_letter = dead_letter
+        self.silences = SilenceSet()
+        self.partitions: dict[int, AlertPipeline] = {}
+        self.counters = RouterCounters()
+        self.store_ok = True
+        self._unsaved: dict[int, Changes] = {}
+        self._held: dict[int, list[AckGroup]] = {}
+        self._next_silence_refresh = 0.0
+
+    # --- partitions ---------------------------------------------------------------------------
+    def _new_pipeline(self) -> AlertPipeline:
+        stats = PagingStats(self.schedule) if self.schedule is not None else None
+        return AlertPipeline(self.config.build_router(self.silences, self.schedule), stats)
+
+    def assign(self, partitions: Iterable[int]) -> None:
+        """Load the state of newly owned partitions and re-send their undelivered outputs."""
+        partitions = list(partitions)
+        log.info("alert-router: assigned partitions %s", sorted(partitions))
+        self.refresh_silences()
+        for p in partitions:
+            if p in self.partitions:
+                continue
+            pipeline = self._new_pipeline()
+            try:
+                state = self.store.load(p)
+            except STORE_ERRORS as exc:
+                log.error("alert state of partition %d not loaded (%s): starting empty", p, exc)
+                self.store_ok = False
+                self.partitions[p] = pipeline
+                continue
+            restore(pipeline.router, pipeline.stats, state)
+            self.partitions[p] = pipeline
+            for record in state.outbox.values():
+                self._send([record], [], p)
+                self.counters.resent += 1
+
+    def revoke(self, partitions: Iterable[int]) -> None:
+        """Forget revoked partitions: their unacked inputs are replayed by the next owner."""
+        for p in partitions:
+            self.partitions.pop(p, None)
+            self._unsaved.pop(p, None)
+            self._held.pop(p, None)
+
+    # --- input ----------------------------------------------------------------------------------
+    def add_records(self, records: Iterable[InputRecord]) -> None:
+        """Route a batch of `alerts.raw` records (webhook payloads or single alerts), each at its
+        own event time; one state save and one ack group per partition of the batch."""
+        batches: dict[int, tuple[Outputs, list[Any]]] = {}
+        for pos, value, key, event, ts in records:
+            partition = pos[1]
+            self.counters.records_in += 1
+            pipeline = self.partitions.get(partition)
+            if pipeline is None:  # a record can beat the assignment callback
+                self.assign([partition])
+                pipeline = self.partitions[partition]
+            try:
+                alerts = _decode(value, ts)
+            except RecordError as exc:
+                self.dead_letter(pos, value, key, exc, event)
+                continue
+            out, events = batches.setdefault(partition, (Outputs(), []))
+            for alert in alerts:
+                out.extend(pipeline.on_alert(alert, ts))
+            events.append(event)
+            self.counters.alerts_in += len(alerts)
+        for partition, (out, events) in batches.items():
+            self._commit(partition, self.partitions[partition], out, events)
+
+    def tick(self, now: float) -> None:
+        """Fire due group timers of every partition at wall-clock `now`."""
+        for p, pipeline in list(self.partitions.items()):
+            out = pipeline.tick(now)
+            if out.decisions or pipeline.router.dirty or p in self._unsaved:
+                self._commit(p, pipeline, out, [])
+
+    # --- output, state, acks ------------------------------------------------------------------------
+    def _commit(self, partition: int, pipeline: AlertPipeline, out: Outputs, events: list[Any]) -> None:
+        records = [OutboxRecord(d.id, self.topic_pages, d.group_key, orjson.dumps(d.to_json()))
+                   for d in out.decisions]
+        self.counters.decisions += len(records)
+        self.counters.pages += sum(1 for d in out.decisions if d.is_page)
+        changes = take_changes(pipeline.router, pipeline.stats, set(out.shifts))
+        changes.outbox.update({r.id: r for r in records})
+        saved = self._save(partition, changes)
+        stats = [self._shift_record(partition, s) for s in out.shifts.values()] if saved else []
+        self._send(records + stats, events, partition, saved=saved)
+
+    def _send(self, records: list[OutboxRecord], events: list[Any], partition: int, *,
+              saved: bool = True) -> None:
+        marker = _Delivered(self, partition, [r.id for r in records if r.topic == self.topic_pages])
+        group = self.producer.group([*events, marker])
+        group.attach()  # released when the state of this batch is saved
+        for r in records:
+            self.producer.produce(r.topic, r.value, key=r.key.encode(), group=group)
+        group.seal()
+        if saved:
+            group.delivered(True)
+        else:
+            self._held.setdefault(partition, []).append(group)
+
+    def _shift_record(self, partition: int, ours: ShiftStats) -> OutboxRecord:
+        """The shift's figures over every partition (ours from memory, the others from the store)."""
+        parts = [ours]
+        with contextlib.suppress(*STORE_ERRORS):
+            stored = self.store.shift_stats(ours.shift.id)
+            parts += [stats_from_json(raw) for p, raw in stored.items() if p != partition]
+        merged = merge_stats(parts) if len(parts) > 1 else ours
+        return OutboxRecord(f"stats:{ours.shift.id}", self.topic_stats, ours.shift.id,
+                            orjson.dumps(merged.to_json()))
+
+    def _save(self, partition: int, changes: Changes, *, force: bool = False) -> bool:
+        pending = self._unsaved.pop(partition, None)
+        if pending is not None:
+            pending.absorb(changes)
+            changes = pending
+        if not changes:
+            return True
+        if not self.store_ok and not force:
+            self._unsaved[partition] = changes
+            return False
+        try:
+            self.store.save(partition, changes)
+        except STORE_ERRORS as exc:
+            if self.store_ok:
+                log.error("alert state not saved (%s): routing on in-memory state, acks held", exc)
+            self.store_ok = False
+            self.counters.save_failures += 1
+            self._unsaved[partition] = changes
+            return False
+        self.store_ok = True
+        for group in self._held.pop(partition, []):
+            group.delivered(True)
+        return True
+
+    def outbox_delivered(self, partition: int, ids: list[str]) -> None:
+        """Every output of a batch is delivered and its state saved: drop its outbox entries."""
+        if ids and partition in self.partitions:
+            self._save(partition, Changes(outbox=dict.fromkeys(ids)))
+
+    async def retry_saves(self, now: float) -> None:
+        """Retry unsaved state (off the loop) and refresh silences; called from the tick timer."""
+        if now >= self._next_silence_refresh:
+            self._next_silence_refresh = now + SILENCE_REFRESH_S
+            await asyncio.to_thread(self.refresh_silences)
+        if self.store_ok or not self._unsaved:
+            return
+        partition = next(iter(self._unsaved))
+        changes = self._unsaved.pop(partition)
+        try:
+            await asyncio.to_thread(self.store.save, partition, changes)
+        except STORE_ERRORS:
+            newer = self._unsaved.pop(partition, None)
+            if newer is not None:
+                changes.absorb(newer)
+            self._unsaved[partition] = changes
+            return
+        log.warning("alert state saved again: Redis is back")
+        self.store_ok = True
+        for p in list(self._unsaved):
+            self._save(p, Changes())
+        for group in self._held.pop(partition, []):
+            group.delivered(True)
+
+    def refresh_silences(self) -> None:
+        with contextlib.suppress(*STORE_ERRORS):  # on failure keep the silences we have
+            self.silences.replace_all(self.store.silences())
+
+
+def _decode(value: bytes | None, ts: float) -> list[Alert]:
+    if not value:
+        raise DecodeError("empty record (a tombstone): no alerts", field="value")
+    try:
+        obj = orjson.loads(value)
+    except orjson.JSONDecodeError as exc:
+        raise DecodeError(f"not JSON: {exc}", field="value") from None
+    return decode_alerts(obj, default_now=ts)
