@@ -467,6 +467,11 @@ document.getElementById("trace-tabs").addEventListener("click", ev => {
   for (const b of document.querySelectorAll("#trace-tabs button")) b.classList.toggle("active", b === tab);
   renderTraceList();
 });
+document.getElementById("trace-open").addEventListener("submit", ev => {
+  ev.preventDefault();
+  const id = document.getElementById("trace-id").value.trim().toLowerCase();
+  if (/^[0-9a-f]{1,32}$/.test(id)) location.hash = "#trace=" + id.padStart(32, "0");
+});
 window.addEventListener("hashchange", route);
 connect();
 route();

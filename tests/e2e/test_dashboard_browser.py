@@ -274,6 +274,13 @@ def test_waterfall_shows_critical_path_skew_and_navigable_links(
     expect(wf.locator(".wf-head")).to_contain_text("POST /checkout", timeout=WAIT_MS)
     expect(wf.locator(".span-row")).to_have_count(9)
 
+    # A trace id pasted in the box opens that trace (upper case is fine).
+    page.locator("#trace-id").fill(batch["trace_id"].upper())
+    page.locator("#trace-id").press("Enter")
+    expect(wf.locator(".wf-head")).to_contain_text("orders process", timeout=WAIT_MS)
+    page.go_back()
+    expect(wf.locator(".wf-head")).to_contain_text("POST /checkout", timeout=WAIT_MS)
+
     # A late span makes revision 2 of the open trace: the waterfall redraws without a click.
     late_span = {**checkout["spans"][-1], "span_id": "a00000000000000a", "name": "audit.write"}
     revision2 = {**checkout, "revision": 2, "reason": "late_update", "spans": [*checkout["spans"], late_span],
