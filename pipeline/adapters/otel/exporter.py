@@ -8,7 +8,8 @@ kafka exporter writes, so obspipe ingests both alike.
 
 Never blocking the application: `produce()` only appends to librdkafka's local queue, bounded by
 `queue.buffering.max.kbytes`; when that queue is full the record is dropped at once (BufferError),
-counted, and logged the first time only. Delivery results arrive through `poll(0)` after each
+counted, and logged the first time only. A record larger than the producer's `message.max.bytes`
+is split in halves until each part fits. Delivery results arrive through `poll(0)` after each
 export and `flush()` in `force_flush`/`shutdown`.
 """
 
@@ -20,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from confluent_kafka import KafkaError, KafkaException, Producer
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
@@ -50,6 +52,7 @@ class ExporterStats:
     dropped_queue_full: int = 0  # spans dropped because the local queue was full
     encode_failed: int = 0  # spans that could not be encoded
     after_shutdown: int = 0  # spans offered after shutdown()
+    too_large: int = 0  # single spans whose record alone exceeds message.max.bytes
 
 
 class KafkaSpanExporter(SpanExporter):
@@ -102,11 +105,27 @@ class KafkaSpanExporter(SpanExporter):
         except BufferError:
             self._dropped(count)
             return SpanExportResult.FAILURE
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.MSG_SIZE_TOO_LARGE:
+                raise
+            return self._export_halves(spans)
         with self._lock:
             self.stats.records += 1
             self.stats.queued += count
         self._producer.poll(0)  # serve delivery callbacks of earlier records; never waits
         return SpanExportResult.SUCCESS
+
+    def _export_halves(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        """A record over the producer's `message.max.bytes`: send each half as its own record."""
+        if len(spans) == 1:
+            _log.warning("dropping one span whose record exceeds message.max.bytes")
+            with self._lock:
+                self.stats.too_large += 1
+            return SpanExportResult.FAILURE
+        mid = len(spans) // 2
+        first, second = self.export(spans[:mid]), self.export(spans[mid:])
+        ok = first is SpanExportResult.SUCCESS and second is SpanExportResult.SUCCESS
+        return SpanExportResult.SUCCESS if ok else SpanExportResult.FAILURE
 
     def _dropped(self, count: int) -> None:
         with self._lock:
@@ -165,8 +184,6 @@ def build_kafka_span_exporter(
         encoding: default OBSPIPE_EXPORTER_ENCODING.
         producer_overrides: librdkafka keys with `_` for `.` (e.g. `linger_ms=50`).
     """
-    from confluent_kafka import Producer
-
     from pipeline.adapters.kafka.config import producer_config
 
     conf = producer_config(

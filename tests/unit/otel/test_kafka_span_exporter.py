@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 
+from confluent_kafka import KafkaError, KafkaException
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.trace.export import SpanExportResult
 
 from pipeline.adapters.otel.exporter import KafkaSpanExporter
+from pipeline.adapters.otel.otlp import encode
 
 
 class FakeProducer:
@@ -128,3 +130,42 @@ def test_shutdown_is_idempotent_and_later_exports_fail(tracing) -> None:
     assert exporter.stats.after_shutdown == 2
     assert exporter.force_flush() is False
     assert producer.sent == []
+
+
+class SizeLimitedProducer(FakeProducer):
+    """Rejects values above `max_bytes` the way librdkafka does, synchronously in produce()."""
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__()
+        self.max_bytes = max_bytes
+
+    def produce(self, topic, value, *, headers=None, on_delivery=None) -> None:
+        if len(value) > self.max_bytes:
+            raise KafkaException(KafkaError(KafkaError.MSG_SIZE_TOO_LARGE))
+        super().produce(topic, value, headers=headers, on_delivery=on_delivery)
+
+
+def test_a_record_over_the_size_limit_is_split_until_each_part_fits(tracing) -> None:
+    """8 spans that fit 2 per record go out as 4 records holding all 8 spans, in order."""
+    spans = _spans(tracing, 8)
+    producer = SizeLimitedProducer(max_bytes=len(encode(spans[:2])))  # 2 spans fit, 3 do not
+    exporter = KafkaSpanExporter(producer, "t")
+    assert exporter.export(spans) is SpanExportResult.SUCCESS
+    names = [
+        [
+            s.name
+            for rs in ExportTraceServiceRequest.FromString(v).resource_spans
+            for ss in rs.scope_spans
+            for s in ss.spans
+        ]
+        for _, v, _ in producer.sent
+    ]
+    assert names == [["s0", "s1"], ["s2", "s3"], ["s4", "s5"], ["s6", "s7"]]
+    assert exporter.stats.queued == 8 and exporter.stats.too_large == 0
+
+
+def test_a_single_span_over_the_limit_is_dropped_and_counted(tracing) -> None:
+    """A span whose record alone is too large is dropped, counted in too_large, and export fails."""
+    exporter = KafkaSpanExporter(SizeLimitedProducer(max_bytes=10), "t")
+    assert exporter.export(_spans(tracing, 2)) is SpanExportResult.FAILURE
+    assert exporter.stats.too_large == 2 and exporter.stats.queued == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import confluent_kafka
 from aiokafka.structs import ConsumerRecord
+from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
 from pipeline.adapters.otel.messaging import batch_consumer_span, consumer_span, producer_span
@@ -22,8 +23,6 @@ def test_producer_span_injects_its_own_context(tracing) -> None:
         pass
     span = tracing.named("send orders")
     ctx = extract_context(headers)
-    from opentelemetry import trace
-
     sc = trace.get_current_span(ctx).get_span_context()
     assert (sc.trace_id, sc.span_id) == (span.context.trace_id, span.context.span_id)
     assert span.kind is SpanKind.PRODUCER
@@ -99,3 +98,27 @@ def test_batch_span_counts_messages_without_context(tracing) -> None:
     assert len(batch.links) == 1
     assert batch.attributes["obspipe.messages_without_context"] == 1
     assert "messaging.destination.name" not in batch.attributes
+
+
+def test_tracestate_reaches_the_consumer_link_through_otlp(tracing) -> None:
+    """A producer under tracestate `vendor=abc` gives the consumer's link that tracestate, end to end."""
+    from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+    from opentelemetry.trace.span import TraceState
+
+    from pipeline.adapters.otel.otlp import to_obspipe_spans
+
+    upstream = SpanContext(
+        0x5, 0x6, is_remote=True, trace_flags=TraceFlags(1), trace_state=TraceState([("vendor", "abc")])
+    )
+    with producer_span(
+        tracing.tracer, "orders", context=trace.set_span_in_context(NonRecordingSpan(upstream))
+    ) as (
+        _span,
+        headers,
+    ):
+        pass
+    assert ("tracestate", b"vendor=abc") in headers
+    with consumer_span(tracing.tracer, confluent_kafka.Message(topic="orders", headers=headers)):
+        pass
+    (consumed,) = [s for s in to_obspipe_spans(tracing.spans()) if s.kind == "CONSUMER"]
+    assert consumed.links[0].trace_state == "vendor=abc"
