@@ -8,9 +8,9 @@ from typing import Any, Literal
 
 import orjson
 
-from pipeline.domain.codec.checks import json_type
+from pipeline.domain.codec.checks import json_type, relocate
 from pipeline.domain.codec.limits import DEFAULT_LIMITS, Limits
-from pipeline.domain.codec.obspipe_json import parse_span_list, span_from_dict
+from pipeline.domain.codec.obspipe_json import missing_key, parse_span, parse_span_list
 from pipeline.domain.codec.otlp_json import parse_request
 from pipeline.domain.codec.otlp_proto import parse_request_bytes
 from pipeline.domain.span import Span
@@ -91,15 +91,24 @@ def detect_format(data: bytes, content_type: str | None = None) -> Format:
     )
 
 
-def spans_from_json(value: Any, limits: Limits = DEFAULT_LIMITS) -> list[Span]:
-    """The spans of one decoded JSON document: a span, an array of spans, or OTLP JSON."""
+def spans_from_json(value: Any, limits: Limits = DEFAULT_LIMITS, size: int | None = None) -> list[Span]:
+    """The spans of one decoded JSON document: a span, an array of spans, or OTLP JSON.
+
+    `size` is the length of the JSON text, when known: if it is within max_attribute_value_bytes,
+    no value in it can exceed that limit and the per-value size checks are skipped.
+    """
+    check_sizes = size is None or size > limits.max_attribute_value_bytes
     if value.__class__ is list:
-        return parse_span_list(value, limits)
+        return parse_span_list(value, limits, check_sizes)
     if value.__class__ is dict:
         if "resourceSpans" in value:
             return parse_request(value, limits)
-        spans = [span_from_dict(value, limits=limits)]
-        return spans
+        try:
+            return [parse_span(value, limits, check_sizes)]
+        except KeyError as exc:
+            raise relocate(missing_key(exc), "span") from None
+        except RecordError as exc:
+            raise relocate(exc, "span") from None
     raise DecodeError(f"must be a JSON object or array of spans, got {json_type(value)}")
 
 
@@ -145,19 +154,20 @@ def decode_spans(
             message names the field and why (e.g. "spans[3].trace_id: must be 32 hex characters, got 'zz'").
     """
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
-    media = _media_type(content_type)
+    media = _media_type(content_type) if content_type else None
     if media in _LINES_TYPES:
         return _decode_lines(raw, limits)
-    fmt = detect_format(raw, content_type)
-    if fmt == "otlp_proto":
+    # Every request starts with byte 0x0A; JSON is parsed first and told apart by its structure.
+    if media in _PROTO_TYPES or (raw[:1] == b"\n" and _looks_like_proto(raw)):
         return parse_request_bytes(raw, limits)
     try:
         value = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
+        detect_format(raw, content_type)  # raises for empty input and for what is not JSON at all
         if b"\n" in raw.strip():
             return _decode_lines(raw, limits)
         raise DecodeError(f"not valid JSON: {exc}") from None
-    return spans_from_json(value, limits)
+    return spans_from_json(value, limits, len(raw))
 
 
 @dataclass(slots=True)
@@ -205,7 +215,7 @@ def iter_records(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> Iterator[Re
             if text.strip(_JSON_WHITESPACE):
                 yield _one_record(number, _line_spans, text, limits)
         return
-    yield _one_record(first_line, spans_from_json, document, limits)
+    yield _one_record(first_line, spans_from_json, document, limits, len(data))
 
 
 def _parses(text: bytes) -> bool:
@@ -217,4 +227,4 @@ def _parses(text: bytes) -> bool:
 
 
 def _line_spans(text: bytes, limits: Limits) -> list[Span]:
-    return spans_from_json(_loads(text), limits)
+    return spans_from_json(_loads(text), limits, len(text))
