@@ -126,6 +126,7 @@ class DashboardState:
             self._dirty.add("health")
             return False
         self.records_seen[kind] = self.records_seen.get(kind, 0) + 1
+        self._dirty.add("health")  # its record counts changed
         return True
 
     def apply(self, kind: Kind, value: Any, ts_ms: int | None) -> None:

@@ -254,7 +254,7 @@ function renderTraceList() {
     h("span", {class: "num"}, fmtDuration(t.duration_ns)),
     h("span", {class: "muted"}, `${t.span_count} spans`),
     t.error_count ? h("span", {class: "badge page"}, `${t.error_count} err`) : null,
-    t.links ? h("span", {class: "tag"}, `${t.links} links`) : null,
+    t.links ? h("span", {class: "tag"}, plural(t.links, "link")) : null,
     t.diagnostics ? h("span", {class: "tag warn"}, `${t.diagnostics} diag`) : null)));
   setEmpty("traces-empty", rows.length === 0);
 }
