@@ -148,3 +148,23 @@ def test_each_pitfall_through_kafka_shows_its_diagnostic(
         obspipe_settings(), new_topic, unique_group, kafka, pitfalls=Pitfalls.only(pitfall)
     )
     assert EXPECTED_DIAGNOSTIC[pitfall] in {d["code"] for t in traces for d in t["diagnostics"]}
+
+
+def test_batches_over_message_max_bytes_are_split_and_all_delivered(
+    obspipe_settings, new_topic, kafka
+) -> None:
+    """300 spans of ~300 bytes with message.max.bytes=20000 arrive whole, over several records."""
+    topic = new_topic("otlp_spans")
+    exporter = build_kafka_span_exporter(obspipe_settings(), topic=topic, message_max_bytes=20_000)
+    provider = TracerProvider()
+    memory = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    for i in range(300):
+        provider.get_tracer("t").start_span(f"s{i}", attributes={"payload": "x" * 200}).end()
+    assert exporter.export(memory.get_finished_spans()) is SpanExportResult.SUCCESS
+    assert exporter.force_flush(60_000)
+    records = kafka.consume_until(topic, lambda rs: len(_spans_of(rs)) >= 300, timeout=120, settle=1.0)
+    assert len(records) > 1 and all(len(r.value) <= 20_000 for r in records)
+    assert sorted(s.name for s in _spans_of(records)) == sorted(f"s{i}" for i in range(300))
+    assert exporter.stats.delivered == 300 and exporter.stats.too_large == 0
+    exporter.shutdown()
