@@ -255,6 +255,15 @@ def test_oversize_array_and_resource_values_are_rejected() -> None:
         span_from_dict(span_dict(resource={"service.name": "s", "host.name": "h" * 21}), limits=limits)
 
 
+def test_status_message_and_trace_state_are_bounded_by_the_value_limit() -> None:
+    """A status message or trace state longer than max_attribute_value_bytes is rejected, naming it."""
+    limits = Limits(max_attribute_value_bytes=16)
+    with pytest.raises(LimitExceededError, match=r"^span\.status\.message: is 17 bytes"):
+        span_from_dict(span_dict(status={"code": "ERROR", "message": "m" * 17}), limits=limits)
+    with pytest.raises(LimitExceededError, match=r"^span\.trace_state: is 17 bytes"):
+        span_from_dict(span_dict(trace_state="t" * 17), limits=limits)
+
+
 def test_name_and_links_limits() -> None:
     """Names over max_name_bytes and more links than max_links_per_span are rejected."""
     with pytest.raises(LimitExceededError, match=r"^span\.name: is 11 bytes, more than the limit of 10$"):

@@ -129,7 +129,7 @@ def parse_span(obj: Any, lim: Limits, check_sizes: bool = True) -> Span:
         if code.__class__ is not str or code not in STATUSES:
             code = check_status(code, "status.code")
         message = status.get("message")
-        if message.__class__ is not str:
+        if message.__class__ is not str or len(message) > max_bytes >> 2:
             message = "" if message is None else check_text(message, "status.message", max_bytes)
     else:
         raise fail(ValidationError, "status", f"must be an object {{code, message}}, got {json_type(status)}")
