@@ -164,6 +164,32 @@ class KafkaSpanExporter(SpanExporter):
             _log.warning("span exporter shut down with %d records undelivered", left)
 
 
+def exporter_producer_config(
+    settings: Settings, bootstrap: str | None = None, **overrides: Any
+) -> dict[str, Any]:
+    """librdkafka config of the exporter's producer: obspipe's producer config (bootstrap, SASL/TLS,
+    idempotence, batching) with the local queue bounded by OBSPIPE_EXPORTER_QUEUE_MAX_KBYTES
+    (librdkafka's default is 1 GiB) and a 30 s delivery timeout.
+
+    Args:
+        settings: obspipe settings.
+        bootstrap: overrides OBSPIPE_KAFKA_BOOTSTRAP.
+        overrides: librdkafka keys with `_` for `.` (e.g. `linger_ms=50`).
+    """
+    from pipeline.adapters.kafka.config import producer_config
+
+    return producer_config(
+        settings,
+        bootstrap,
+        **{
+            "queue_buffering_max_kbytes": settings.exporter_queue_max_kbytes,
+            # Spans are telemetry: an unavailable broker must not hold them (and memory) for long.
+            "message_timeout_ms": 30_000,
+            **overrides,
+        },
+    )
+
+
 def build_kafka_span_exporter(
     settings: Settings,
     *,
@@ -172,10 +198,7 @@ def build_kafka_span_exporter(
     encoding: Encoding | None = None,
     **producer_overrides: Any,
 ) -> KafkaSpanExporter:
-    """A `KafkaSpanExporter` with its own confluent-kafka producer configured from settings.
-
-    Security (SASL/TLS) and bootstrap come from `pipeline.adapters.kafka.config.producer_config`.
-    The local queue is bounded by OBSPIPE_EXPORTER_QUEUE_MAX_KBYTES (librdkafka's default is 1 GiB).
+    """A `KafkaSpanExporter` with its own confluent-kafka producer (`exporter_producer_config`).
 
     Args:
         settings: obspipe settings.
@@ -184,18 +207,8 @@ def build_kafka_span_exporter(
         encoding: default OBSPIPE_EXPORTER_ENCODING.
         producer_overrides: librdkafka keys with `_` for `.` (e.g. `linger_ms=50`).
     """
-    from pipeline.adapters.kafka.config import producer_config
-
-    conf = producer_config(
-        settings,
-        bootstrap,
-        queue_buffering_max_kbytes=settings.exporter_queue_max_kbytes,
-        # Spans are telemetry: an unavailable broker must not grow memory without bound.
-        message_timeout_ms=30_000,
-        **producer_overrides,
-    )
     return KafkaSpanExporter(
-        Producer(conf),
+        Producer(exporter_producer_config(settings, bootstrap, **producer_overrides)),
         topic or settings.topic_spans_in,
         encoding or settings.exporter_encoding,
         settings.exporter_shutdown_timeout_s,

@@ -8,8 +8,9 @@ from confluent_kafka import KafkaError, KafkaException
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.trace.export import SpanExportResult
 
-from pipeline.adapters.otel.exporter import KafkaSpanExporter
+from pipeline.adapters.otel.exporter import KafkaSpanExporter, exporter_producer_config
 from pipeline.adapters.otel.otlp import encode
+from pipeline.settings import load_settings
 
 
 class FakeProducer:
@@ -169,3 +170,27 @@ def test_a_single_span_over_the_limit_is_dropped_and_counted(tracing) -> None:
     exporter = KafkaSpanExporter(SizeLimitedProducer(max_bytes=10), "t")
     assert exporter.export(_spans(tracing, 2)) is SpanExportResult.FAILURE
     assert exporter.stats.too_large == 2 and exporter.stats.queued == 0
+
+
+def test_producer_config_takes_security_and_bounds_the_queue() -> None:
+    """SASL/TLS settings reach the exporter's producer, and the local queue gets the configured bound."""
+    settings = load_settings(
+        kafka_bootstrap="k1:9093",
+        kafka_security_protocol="SASL_SSL",
+        kafka_sasl_mechanism="SCRAM-SHA-512",
+        kafka_sasl_username="svc",
+        kafka_sasl_password="s3cret",
+        kafka_ssl_ca_location="/etc/ca.pem",
+        exporter_queue_max_kbytes=1024,
+    )
+    conf = exporter_producer_config(settings, linger_ms=50)
+    assert conf["bootstrap.servers"] == "k1:9093"
+    assert conf["security.protocol"] == "sasl_ssl"
+    assert (conf["sasl.mechanism"], conf["sasl.username"], conf["sasl.password"]) == (
+        "SCRAM-SHA-512",
+        "svc",
+        "s3cret",
+    )
+    assert conf["ssl.ca.location"] == "/etc/ca.pem"
+    assert conf["queue.buffering.max.kbytes"] == 1024
+    assert conf["linger.ms"] == 50
