@@ -70,8 +70,10 @@ def compute_critical_path(work: WorkingTrace) -> WorkingTrace:
             kids = by_end[cur]
             if kids is None:
                 kids = children[cur]
-                if kids:
+                if len(kids) > 1:
                     kids = sorted([c for c in kids if alive[c]], key=ce.__getitem__, reverse=True)
+                elif kids and not alive[kids[0]]:
+                    kids = []
                 by_end[cur] = kids
             k = cursor[cur]
             if returned:

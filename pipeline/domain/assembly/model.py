@@ -60,7 +60,7 @@ class WorkingTrace:
     roots: list[int] = field(init=False)  # after `walk_tree`: in tree order
     orphans: list[int] = field(default_factory=list)
     async_children: list[int] = field(default_factory=list)  # CONSUMER spans under a PRODUCER
-    start: list[int] = field(init=False)  # adjusted start
+    start: list[int] = field(init=False)  # raw start, then (after `walk_tree`) adjusted start
     end: list[int] = field(init=False)  # adjusted end
     skew: list[int] = field(init=False)
     order: list[int] = field(init=False)  # span indexes in tree order

@@ -22,9 +22,9 @@ def walk_tree(work: WorkingTrace) -> WorkingTrace:
     """
     spans = work.spans
     n = len(spans)
-    start = [s.start_time_unix_nano for s in spans]
+    start = work.start  # raw starts from `collapse_duplicates`, adjusted here in place
     end = [s.end_time_unix_nano for s in spans]
-    work.start, work.end, work.skew = start, end, [0] * n
+    work.end, work.skew = end, [0] * n
     self_time = [e - s if e > s else 0 for s, e in zip(start, end)]  # noqa: B905 (equal by construction)
     depth = [0] * n
     order: list[int] = []
