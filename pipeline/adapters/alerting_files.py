@@ -40,7 +40,8 @@ def load_schedule(settings: Settings, path: Path | None = None) -> Schedule | No
     path = path or settings.schedule_file
     if path is None:
         return None
+    doc = load_yaml_text(_read(path, "schedule"), str(path))
     try:
-        return build_schedule(load_yaml_text(_read(path, "schedule"), str(path)))
+        return build_schedule(doc)
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
