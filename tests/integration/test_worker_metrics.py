@@ -1,16 +1,20 @@
-"""A real `obspipe worker trace-assembler` exposes its Prometheus metrics and announces them."""
+"""A real `obspipe worker trace-assembler`: its Prometheus endpoint, and the dashboard showing its work."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
+import aiohttp
 import pytest
 
 from pipeline.adapters.kafka.topics import create_topics
+from pipeline.dashboard import start_dashboard
 from pipeline.dashboard.workers import announced_urls, scrape_workers
 from pipeline.domain.codec import encode_spans
 from pipeline.domain.partitioning import partition_for_trace
@@ -84,3 +88,64 @@ def _commits(url: str) -> float:
             if line.startswith("obspipe_commit_latency_seconds_count{"):
                 return float(line.rsplit(" ", 1)[1])
     return 0.0
+
+
+def test_dashboard_shows_a_real_workers_trace_figures_and_group_lag(
+    kafka: KafkaTestClient, obspipe_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    """The dashboard serves a trace the worker assembled, the worker's figures and its group's offsets."""
+    prefix = f"test-{uuid.uuid4().hex[:8]}"
+    settings = obspipe_settings(
+        topic_partitions=PARTITIONS,
+        idle_timeout_s=1.0,
+        run_dir=tmp_path / "run",
+        worker_group_prefix=prefix,
+        trace_index_enabled=False,
+    )
+    create_topics(settings)
+    spans = _trace(3)
+    trace_id = spans[0].trace_id
+
+    async def scenario() -> None:
+        running = await start_dashboard(settings, settings.kafka_bootstrap, port=0)
+        worker = WorkerProcess("trace-assembler", settings, tmp_path / "worker.log").start()
+        try:
+            assert await running.wait_ready(DEADLINE_S)
+            partition = partition_for_trace(trace_id, PARTITIONS)
+            await asyncio.to_thread(
+                kafka.produce, settings.topic_spans_by_trace, [encode_spans(spans)], partition=partition
+            )
+            async with aiohttp.ClientSession() as http:
+
+                async def trace() -> dict[str, Any] | None:
+                    async with http.get(f"{running.url}api/traces/{trace_id}") as resp:
+                        return await resp.json() if resp.status == 200 else None
+
+                async def health() -> dict[str, Any] | None:
+                    async with http.get(running.url + "api/state") as resp:
+                        h = (await resp.json())["health"]
+                    workers = [w for w in h.get("workers") or [] if w.get("spans_out") == 3]
+                    groups = [r for r in h.get("lag") or [] if str(r.get("group", "")).startswith(prefix)]
+                    return {"workers": workers, "groups": groups} if workers and groups else None
+
+                assembled = await _until(trace, "the assembled trace", worker)
+                figures = await _until(health, "worker figures and group offsets", worker)
+        finally:
+            await asyncio.to_thread(worker.stop)
+            await running.stop()
+        assert assembled["summary"]["span_count"] == 3 and assembled["summary"]["root_name"] == "GET /"
+        assert figures["workers"][0]["app"] == "trace-assembler"
+        inputs = {settings.topic_spans_by_trace, settings.topic_links}
+        assert {r["topic"] for r in figures["groups"]} <= inputs
+
+    asyncio.run(scenario())
+
+
+async def _until(check: Callable[[], Awaitable[Any]], what: str, worker: WorkerProcess) -> Any:
+    deadline = time.monotonic() + DEADLINE_S
+    while time.monotonic() < deadline:
+        result = await check()
+        if result:
+            return result
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}; worker log:\n{worker.log_tail()}")
