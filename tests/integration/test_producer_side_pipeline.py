@@ -4,8 +4,7 @@ trace-assembler workers): the assembled traces carry the links, and a pitfall it
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -43,20 +42,6 @@ def pipeline_settings(obspipe_settings: Callable[..., Settings], redis_url: str)
     return settings
 
 
-@pytest.fixture
-def workers(tmp_path: Path) -> Iterator[Callable[[str, Settings], WorkerProcess]]:
-    started: list[WorkerProcess] = []
-
-    def start(name: str, settings: Settings) -> WorkerProcess:
-        worker = WorkerProcess(name, settings, tmp_path / f"{name}-{len(started)}.log").start()
-        started.append(worker)
-        return worker
-
-    yield start
-    for worker in started:
-        worker.stop()
-
-
 def _latest(records: list[Record]) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for rec in records:
@@ -80,12 +65,12 @@ def _publish_story(settings: Settings, new_topic: Callable[..., str], pitfalls: 
 
 
 def test_story_through_the_pipeline_links_both_ways(
-    kafka: KafkaTestClient, pipeline_settings: Settings, workers: Callable[..., WorkerProcess], new_topic
+    kafka: KafkaTestClient, pipeline_settings: Settings, start_worker: Callable[..., WorkerProcess], new_topic
 ) -> None:
     """Two checkouts: the fulfillment trace links to both, and each checkout trace is linked from it."""
     s = pipeline_settings
-    workers("span-ingest", s)
-    assembler = workers("trace-assembler", s)
+    start_worker("span-ingest", s)
+    assembler = start_worker("trace-assembler", s)
     _publish_story(s, new_topic, Pitfalls())
 
     def done(records: list[Record]) -> bool:
@@ -106,12 +91,12 @@ def test_story_through_the_pipeline_links_both_ways(
 
 
 def test_queue_parent_child_pitfall_is_reported_by_the_pipeline(
-    kafka: KafkaTestClient, pipeline_settings: Settings, workers: Callable[..., WorkerProcess], new_topic
+    kafka: KafkaTestClient, pipeline_settings: Settings, start_worker: Callable[..., WorkerProcess], new_topic
 ) -> None:
     """With fulfillment parenting to the producer, the assembled checkout trace reports QUEUE_PARENT_CHILD."""
     s = pipeline_settings
-    workers("span-ingest", s)
-    assembler = workers("trace-assembler", s)
+    start_worker("span-ingest", s)
+    assembler = start_worker("trace-assembler", s)
     _publish_story(s, new_topic, Pitfalls(queue_parent_child=True))
 
     def done(records: list[Record]) -> bool:
