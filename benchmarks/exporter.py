@@ -30,6 +30,7 @@ from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
+from opentelemetry.util.types import AnyValue
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -39,7 +40,7 @@ from pipeline.adapters.otel.otlp import encode
 from pipeline.settings import load_settings
 
 BATCH = 512  # BatchSpanProcessor's default max_export_batch_size
-ATTRS = {
+ATTRS: dict[str, AnyValue] = {
     "http.request.method": "POST",
     "http.route": "/checkout",
     "http.response.status_code": 200,
@@ -61,7 +62,7 @@ def make_batch(n: int) -> list[ReadableSpan]:
     return list(memory.get_finished_spans())
 
 
-def rate(n_spans: int, fn: Callable[[], None]) -> float:
+def rate(n_spans: int, fn: Callable[[], object]) -> float:
     t0 = time.perf_counter()
     fn()
     return n_spans / (time.perf_counter() - t0)
