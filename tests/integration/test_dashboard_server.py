@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -19,20 +19,11 @@ from pipeline.errors import InfrastructureError
 from pipeline.settings import Settings
 from pipeline.testing.dashboard_records import linked_traces, page_record
 from pipeline.testing.kafka import KafkaTestClient, unique_name
+from pipeline.testing.waiting import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
 DEADLINE_S = 60.0  # generous: two shared cores
-
-
-async def _until(check: Callable[[], Awaitable[Any]], what: str, timeout: float = DEADLINE_S) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = await check()
-        if result:
-            return result
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _output_topics(kafka: KafkaTestClient, settings: Settings) -> None:
@@ -98,7 +89,7 @@ def test_trace_api_serves_held_traces_and_404s_unknown_ones(
                     async with http.get(url) as resp:
                         return await resp.json() if resp.status == 200 else None
 
-                trace = await _until(fetch, "the checkout trace")
+                trace = await wait_until(fetch, "the checkout trace", DEADLINE_S)
                 assert trace["revision"] == 1 and len(trace["spans"]) == 9
                 assert trace["linked_from"][0]["trace_id"] == traces.batch["trace_id"]
                 async with http.get(f"{running.url}api/traces/{'0' * 31}1") as resp:
@@ -164,7 +155,7 @@ def test_health_shows_committed_offsets_of_pipeline_groups(
                         lag = (await resp.json())["health"].get("lag") or []
                     return [r for r in lag if r.get("group") == group]
 
-                (row,) = await _until(rows, f"lag of {group}")
+                (row,) = await wait_until(rows, f"lag of {group}", DEADLINE_S)
         finally:
             await running.stop()
         assert (row["topic"], row["partition"], row["committed"]) == (topic, 0, 2)

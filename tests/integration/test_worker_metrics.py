@@ -6,7 +6,7 @@ import asyncio
 import time
 import urllib.request
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from pipeline.domain.partitioning import partition_for_trace
 from pipeline.domain.span import Span
 from pipeline.settings import Settings
 from pipeline.testing.kafka import KafkaTestClient
+from pipeline.testing.waiting import wait_until
 from pipeline.testing.workers import WorkerProcess
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(300)]
@@ -128,8 +129,9 @@ def test_dashboard_shows_a_real_workers_trace_figures_and_group_lag(
                     groups = [r for r in h.get("lag") or [] if str(r.get("group", "")).startswith(prefix)]
                     return {"workers": workers, "groups": groups} if workers and groups else None
 
-                assembled = await _until(trace, "the assembled trace", worker)
-                figures = await _until(health, "worker figures and group offsets", worker)
+                log = worker.log_tail
+                assembled = await wait_until(trace, "the assembled trace", DEADLINE_S, context=log)
+                figures = await wait_until(health, "worker figures and offsets", DEADLINE_S, context=log)
         finally:
             await asyncio.to_thread(worker.stop)
             await running.stop()
@@ -140,12 +142,3 @@ def test_dashboard_shows_a_real_workers_trace_figures_and_group_lag(
 
     asyncio.run(scenario())
 
-
-async def _until(check: Callable[[], Awaitable[Any]], what: str, worker: WorkerProcess) -> Any:
-    deadline = time.monotonic() + DEADLINE_S
-    while time.monotonic() < deadline:
-        result = await check()
-        if result:
-            return result
-        await asyncio.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}; worker log:\n{worker.log_tail()}")
