@@ -21,8 +21,10 @@ from pipeline.domain.assembly.model import NO_PARENT, WorkingTrace
 def _clamp(work: WorkingTrace) -> tuple[list[int], list[int], list[bool]]:
     """Steps 1-2: clamped start/end of every span, and whether it is still in the tree."""
     parent = work.parent
+    alive = [True] * len(work.start)
+    if not work.children_overflow and not work.async_children:
+        return work.start, work.end, alive  # nothing to clamp or drop: the common case
     cs, ce = work.start[:], work.end[:]
-    alive = [True] * len(cs)
     for c in work.async_children:
         if parent[c] != NO_PARENT:  # a cycle cut may have made it a root; roots stay
             alive[c] = False

@@ -66,6 +66,7 @@ class WorkingTrace:
     order: list[int] = field(init=False)  # span indexes in tree order
     depth: list[int] = field(init=False)
     self_time: list[int] = field(init=False)
+    children_overflow: bool = True  # some child sticks out of its parent (adjusted times)
     on_critical_path: list[bool] = field(init=False)
     hosts: list[str | None] | None = None  # `Span.host` per span, computed when first needed
     critical_path: list[tuple[int, int, int]] = field(default_factory=list)  # (span index, start, end)

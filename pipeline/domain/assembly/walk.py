@@ -35,6 +35,7 @@ def walk_tree(work: WorkingTrace) -> WorkingTrace:
         return (start[i], ids[i], rank[i])
 
     skew = work.skew
+    overflow = False
     roots = list(work.roots)  # in raw-start order, which for roots is adjusted-start order
     pending = roots
     while True:
@@ -54,8 +55,11 @@ def walk_tree(work: WorkingTrace) -> WorkingTrace:
                     fits = False
             # Children are indexed in raw-start order (tree.collapse_duplicates): they need
             # sorting again only when the skew correction moved one of them.
-            if not fits and correct and shift_children(work, p, kids) and len(kids) > 1:
-                kids.sort(key=key)
+            if not fits:
+                if correct and shift_children(work, p, kids) and len(kids) > 1:
+                    kids.sort(key=key)
+                if not overflow:  # tells the critical path whether any clamping is needed
+                    overflow = any(start[c] < p_start or end[c] > p_end for c in kids)
             if len(kids) > 1:
                 if self_time[p]:
                     self_time[p] -= children_cover_ns(p_start, p_end, kids, start, end)
@@ -74,4 +78,5 @@ def walk_tree(work: WorkingTrace) -> WorkingTrace:
         pending = sorted(break_cycles(work, reached), key=key)
         roots.extend(pending)
     work.roots, work.order, work.depth, work.self_time = roots, order, depth, self_time
+    work.children_overflow = overflow
     return work
