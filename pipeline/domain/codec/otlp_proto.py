@@ -13,6 +13,7 @@ from typing import Any
 
 from google.protobuf.message import DecodeError as ProtobufDecodeError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from orjson import dumps
 
 from pipeline.domain.codec.checks import (
     KIND_BY_NUMBER,
@@ -25,8 +26,8 @@ from pipeline.domain.codec.checks import (
     relocate,
 )
 from pipeline.domain.codec.limits import Limits
-from pipeline.domain.codec.otlp_json import MAX_VALUE_DEPTH, otlp_flags, resource_service
-from pipeline.domain.span import Span, SpanLink
+from pipeline.domain.codec.otlp_json import MAX_VALUE_DEPTH, resource_service
+from pipeline.domain.span import FLAG_SAMPLED, Span, SpanLink
 from pipeline.errors import DecodeError, RecordError, ValidationError
 
 _ZERO_TRACE_ID = bytes(16)
@@ -76,14 +77,15 @@ def _hex_id(raw: bytes, zero: bytes, field: str) -> str:
 
 
 def _span(span: Any, resource: dict[str, Any], service: str, lim: Limits) -> Span:
-    trace_id = _hex_id(span.trace_id, _ZERO_TRACE_ID, "traceId")
-    span_id = _hex_id(span.span_id, _ZERO_SPAN_ID, "spanId")
-    raw_parent = span.parent_span_id
-    parent = (
-        None
-        if not raw_parent or raw_parent == _ZERO_SPAN_ID
-        else _hex_id(raw_parent, _ZERO_SPAN_ID, "parentSpanId")
-    )
+    # The valid case is tested inline (each protobuf field read costs an object); `_hex_id` and
+    # `check_text` run only to normalise or to raise.
+    raw_trace, raw_span, raw_parent = span.trace_id, span.span_id, span.parent_span_id
+    if len(raw_trace) != 16 or len(raw_span) != 8 or raw_trace == _ZERO_TRACE_ID or raw_span == _ZERO_SPAN_ID:
+        _hex_id(raw_trace, _ZERO_TRACE_ID, "traceId")
+        _hex_id(raw_span, _ZERO_SPAN_ID, "spanId")
+    parent = None
+    if raw_parent and raw_parent != _ZERO_SPAN_ID:
+        parent = _hex_id(raw_parent, _ZERO_SPAN_ID, "parentSpanId")
     start, end = span.start_time_unix_nano, span.end_time_unix_nano
     if not start:
         raise fail(ValidationError, "startTimeUnixNano", "required (0 means not set in OTLP)")
@@ -94,19 +96,31 @@ def _span(span: Any, resource: dict[str, Any], service: str, lim: Limits) -> Spa
     kind = KIND_BY_NUMBER.get(span.kind)
     if kind is None:
         raise fail(ValidationError, "kind", f"must be 0-5, got {span.kind}")
-    code = STATUS_BY_NUMBER.get(span.status.code)
+    status = span.status
+    code = STATUS_BY_NUMBER.get(status.code)
     if code is None:
-        raise fail(ValidationError, "status.code", f"must be 0-2, got {span.status.code}")
+        raise fail(ValidationError, "status.code", f"must be 0-2, got {status.code}")
+    max_bytes = lim.max_attribute_value_bytes
+    name, message, trace_state = span.name, status.message, span.trace_state
+    if len(name) > lim.max_name_bytes >> 2:
+        check_text(name, "name", lim.max_name_bytes)
+    if len(message) > max_bytes >> 2:
+        check_text(message, "status.message", max_bytes)
+    if len(trace_state) > max_bytes >> 2:
+        check_text(trace_state, "traceState", max_bytes)
     attributes = key_values(span.attributes, "attributes")
-    check_attribute_count(len(attributes), len(resource), lim.max_attributes_per_span, "attributes")
-    check_values(attributes, lim.max_attribute_value_bytes, "attributes")
-    if len(span.links) > lim.max_links_per_span:
-        raise over_limit("links", len(span.links), "links", lim.max_links_per_span, "max_links_per_span")
+    if len(attributes) + len(resource) > lim.max_attributes_per_span:
+        check_attribute_count(len(attributes), len(resource), lim.max_attributes_per_span, "attributes")
+    if attributes and len(dumps(attributes)) > max_bytes:  # all values together within the limit: each is
+        check_values(attributes, max_bytes, "attributes")
+    links = span.links
+    if len(links) > lim.max_links_per_span:
+        raise over_limit("links", len(links), "links", lim.max_links_per_span, "max_links_per_span")
+    span_links = [_link(link, f"links[{i}]", lim) for i, link in enumerate(links)] if links else []
+    flags = span.flags  # read as otlp_flags does, inline
     return Span(
-        trace_id, span_id, check_text(span.name, "name", lim.max_name_bytes), start, end, service, parent,
-        kind, code, check_text(span.status.message, "status.message", lim.max_attribute_value_bytes),
-        resource, attributes, [_link(link, f"links[{i}]", lim) for i, link in enumerate(span.links)],
-        check_text(span.trace_state, "traceState", lim.max_attribute_value_bytes), otlp_flags(span.flags),
+        raw_trace.hex(), raw_span.hex(), name, start, end, service, parent, kind, code, message,
+        resource, attributes, span_links, trace_state, flags | FLAG_SAMPLED if not flags & 0xFF else flags,
     )  # fmt: skip
 
 
@@ -124,20 +138,26 @@ def _link(link: Any, field: str, lim: Limits) -> SpanLink:
 
 def key_values(items: Any, field: str, depth: int = 0) -> dict[str, Any]:
     """A dict from repeated `KeyValue` messages; later keys win."""
-    return {kv.key: any_value(kv.value, f"{field}[{kv.key!r}]", depth) for kv in items}
+    out: dict[str, Any] = {}
+    for kv in items:
+        value = kv.value
+        which = value.WhichOneof("value")
+        if which in _SCALARS:
+            out[kv.key] = getattr(value, which)
+        else:
+            key = kv.key
+            out[key] = any_value(value, f"{field}[{key!r}]", depth)
+    return out
+
+
+_SCALARS = frozenset({"string_value", "int_value", "double_value", "bool_value"})
 
 
 def any_value(value: Any, field: str, depth: int = 0) -> Any:
     """A plain JSON value from an `AnyValue` message; bytes become base64 text."""
     which = value.WhichOneof("value")
-    if which == "string_value":
-        return value.string_value
-    if which == "int_value":
-        return value.int_value
-    if which == "double_value":
-        return value.double_value
-    if which == "bool_value":
-        return value.bool_value
+    if which in _SCALARS:
+        return getattr(value, which)
     if which == "bytes_value":
         return base64.b64encode(value.bytes_value).decode("ascii")
     if which in ("array_value", "kvlist_value"):
