@@ -32,6 +32,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from pipeline.domain.assembly import AssemblyOptions, assemble_trace, group_by_trace
 from pipeline.domain.span import Span
 
 LOST_CONTEXT_SUSPECTED = "LOST_CONTEXT_SUSPECTED"
@@ -260,19 +261,23 @@ def diagnostics_by_trace(findings: Iterable[Finding]) -> dict[str, list[dict[str
     return out
 
 
-def assemble_with_rules(spans: Iterable[Span], options: RuleOptions = DEFAULT_RULES) -> list[dict[str, Any]]:
+def assemble_with_rules(
+    spans: Iterable[Span], options: RuleOptions = DEFAULT_RULES, assembly: AssemblyOptions | None = None
+) -> list[dict[str, Any]]:
     """Assembles every trace in `spans` with the cross-trace findings added to its diagnostics.
 
-    The one-shot form (CLI, tests, demo); a streaming caller runs `propagation_findings` over the
-    traces it releases together and passes `diagnostics_by_trace(...)[trace_id]` to
-    `assemble_trace(..., extra_diagnostics=...)` itself.
-    """
-    from pipeline.domain.assembly import assemble_trace, group_by_trace
+    The one-shot form (CLI, tests, demo); a streaming assembler uses `PropagationWatch`.
 
+    Args:
+        spans: the spans of any number of traces.
+        options: thresholds of the propagation rules.
+        assembly: the assembler's options (clock-skew bound); default its defaults.
+    """
     materialized = list(spans)
     extra = diagnostics_by_trace(propagation_findings(materialized, options))
+    opts = assembly or AssemblyOptions()
     return [
-        assemble_trace(trace_id, group, extra_diagnostics=extra.get(trace_id, ()))
+        assemble_trace(trace_id, group, options=opts, extra_diagnostics=extra.get(trace_id, ()))
         for trace_id, group in group_by_trace(materialized).items()
     ]
 
