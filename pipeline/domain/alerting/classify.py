@@ -21,6 +21,7 @@ from pipeline.errors import ConfigError
 AlertClass = Literal["symptom", "cause"]
 _TRUE = {"true", "yes", "1", "page"}
 _FALSE = {"false", "no", "0", "ticket"}
+CACHE_MAX = 100_000
 _RULE_KEYS = {"name", "class", "category", "page", "matchers", "name_regex", "expr_regex"}
 
 
@@ -114,6 +115,7 @@ class Classifier:
         self.default = default
         self.severity_overrides = dict(severity_overrides)
         self.runbook_annotations = tuple(runbook_annotations)
+        self._cache: dict[tuple[str, str, str, bool], Classification] = {}
 
     def _base(self, alert: Alert) -> tuple[AlertClass, str, bool, str, str]:
         for rule in self.rules:
@@ -124,7 +126,21 @@ class Classifier:
         return cls, category, page, "no rule matched: default", "default"
 
     def classify(self, alert: Alert) -> Classification:
-        """Classify one alert; the result names the rule (or override) that decided."""
+        """Classify one alert; the result names the rule (or override) that decided.
+
+        Verdicts are cached per (fingerprint, expr, actionable annotation, runbook present):
+        nothing else the rules read can differ between two alerts with those equal.
+        """
+        runbook = any(alert.annotations.get(a) for a in self.runbook_annotations)
+        key = (alert.fingerprint, alert.expr, alert.annotations.get("actionable", ""), runbook)
+        cached = self._cache.get(key)
+        if cached is None:
+            if len(self._cache) >= CACHE_MAX:
+                self._cache.clear()
+            cached = self._cache[key] = self._classify(alert)
+        return cached
+
+    def _classify(self, alert: Alert) -> Classification:
         cls, category, page, reason, rule = self._base(alert)
         explicit = alert.labels.get("actionable", alert.annotations.get("actionable", "")).strip().lower()
         severity = alert.labels.get("severity", "").strip().lower()
