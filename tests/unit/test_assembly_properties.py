@@ -153,3 +153,43 @@ def test_schema_rejects_a_record_missing_a_field() -> None:
     assert not check.is_valid(broken)
     assert not check.is_valid({**rec, "surprise": 1})
     assert check.is_valid(rec)
+
+
+@SETTINGS
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(1, 6),  # span id: few values, so ids repeat
+            st.one_of(st.none(), st.just(""), st.integers(1, 7)),  # parent: none, empty, any (self, missing)
+            st.integers(-(2**63), 2**64),
+            st.integers(-(2**63), 2**64),  # end may precede start
+            st.sampled_from((*HOSTS, 7)),  # a non-string host value too
+            st.sampled_from(KINDS),
+        ),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_odd_spans_never_break_assembly(rows: list[tuple[int, object, int, int, object, str]]) -> None:
+    """Spans the codec would reject (end before start, extreme times, empty parent) still assemble."""
+    spans = [
+        Span(
+            trace_id=TRACE,
+            span_id=sid(n),
+            name="x",
+            start_time_unix_nano=start,
+            end_time_unix_nano=end,
+            service_name="svc",
+            parent_span_id=parent if parent in (None, "") else sid(parent),  # type: ignore[arg-type]
+            kind=kind,  # type: ignore[arg-type]
+            resource={"host.name": host},
+        )
+        for n, parent, start, end, host, kind in rows
+    ]
+    rec = assemble_trace(TRACE, spans)
+    distinct = {
+        (s.span_id, s.start_time_unix_nano, s.end_time_unix_nano, s.parent_span_id, s.kind, str(s.resource))
+        for s in spans
+    }
+    assert len(rec["spans"]) == len(distinct)
+    assert all(s["self_time_ns"] >= 0 for s in rec["spans"])
