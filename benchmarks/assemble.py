@@ -4,9 +4,10 @@ Rows (synthetic traces from pipeline.domain.synthetic: 6 services on 13 hosts, s
 some links; spans shuffled within a trace as a collector delivers them):
 1. pure assembly (`assemble_trace`: tree, order, clock skew, self time, critical path,
    diagnostics, the output dict) of 10-span and of 200-span traces;
-2. decode + group + assemble + `orjson.dumps` of each record, from obspipe JSON bundles of 500
-   spans (`decode_spans`, validating; and `decode_bundle`, the trace-assembler app's trusted
-   path for its own internal topic) and from OTLP protobuf requests of 500 spans.
+2. decode + group + assemble + `orjson.dumps` of each trace, record by record, from obspipe
+   JSON bundles of 500 spans (`decode_spans`, validating; and `decode_bundle`, the
+   trace-assembler app's trusted path for its own internal topic) and from OTLP protobuf
+   requests of 500 spans; each record holds 50 whole 10-span traces.
 Baseline of every row, measured in the same run on the same spans: a bare `orjson.loads` of
 the spans' obspipe JSON bundles plus a group-by-trace-id loop. Each figure is the median of
 REPEATS runs (obspipe and baseline interleaved), in CPU time of this process (one core).
@@ -80,25 +81,20 @@ def pure(traces: list[list[Span]]) -> Callable[[], int]:
 
 
 def end_to_end(records: list[bytes], decode: Callable[[bytes], list[Span]]) -> Callable[[], int]:
-    """Decode every record, group the whole input by trace id, assemble and encode each trace."""
+    """Per input record: decode, group by trace id, assemble and encode each trace.
+
+    Each record holds whole traces (as a span-ingest bundle of a finished trace does), so the
+    spans are assembled while still in cache, as in the stream app.
+    """
 
     def run() -> int:
-        spans: list[Span] = []
-        for data in records:
-            spans.extend(decode(data))
         size = 0
-        for tid, group in group_by_trace(spans).items():
-            size += len(orjson.dumps(assemble_trace(tid, group)))
+        for data in records:
+            for tid, group in group_by_trace(decode(data)).items():
+                size += len(orjson.dumps(assemble_trace(tid, group)))
         return size
 
     return run
-
-
-def median_rate(fn: Callable[[], int], n_spans: int, times: list[float]) -> float:
-    start = time.process_time()
-    fn()
-    times.append(time.process_time() - start)
-    return n_spans / statistics.median(times) if len(times) else 0.0
 
 
 def measure(fn: Callable[[], int], base: Callable[[], int], n_spans: int) -> tuple[float, float]:
