@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 import pytest
 from codec_samples import LINKED_SPAN_ID, LINKED_TRACE_ID, otlp_json_request
+from google.protobuf import json_format
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans as otel_encode_spans
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
@@ -289,8 +290,7 @@ def test_otlp_proto_garbage_with_content_type_is_a_decode_error() -> None:
         decode_spans(b"\x10\x01", content_type="application/x-protobuf")
 
 
-def test_sdk_spans_encoded_by_the_otlp_exporter_decode_faithfully() -> None:
-    """SDK spans encoded by the OTel OTLP encoder keep their ids, tree, kinds, status and links."""
+def _sdk_spans() -> list[Any]:
     exporter = InMemorySpanExporter()
     provider = TracerProvider(resource=Resource.create({"service.name": "shop", "host.name": "web-1"}))
     provider.add_span_processor(SimpleSpanProcessor(exporter))
@@ -301,7 +301,34 @@ def test_sdk_spans_encoded_by_the_otlp_exporter_decode_faithfully() -> None:
             "publish", kind=SpanKind.PRODUCER, links=[Link(root.get_span_context(), {"why": "demo"})]
         ) as child:
             child.set_status(Status(StatusCode.ERROR, "broker down"))
-    finished = exporter.get_finished_spans()
+    return list(exporter.get_finished_spans())
+
+
+def _hex_ids(obj: Any) -> Any:
+    """protobuf's JSON mapping writes bytes as base64; OTLP/JSON (and the Collector) write ids as hex."""
+    if isinstance(obj, dict):
+        return {
+            k: base64.b64decode(v).hex() if k in ("traceId", "spanId", "parentSpanId") else _hex_ids(v)
+            for k, v in obj.items()
+        }
+    if isinstance(obj, list):
+        return [_hex_ids(v) for v in obj]
+    return obj
+
+
+def test_sdk_spans_as_otlp_json_decode_like_their_protobuf() -> None:
+    """SDK spans written as OTLP JSON the Collector way (hex ids, string int64s) decode like the protobuf."""
+    request = otel_encode_spans(_sdk_spans())
+    as_json = _hex_ids(json_format.MessageToDict(request))
+    assert isinstance(as_json["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["startTimeUnixNano"], str)
+    from_json = decode_spans(orjson.dumps(as_json))
+    assert len(from_json) == 2
+    assert from_json == decode_spans(request.SerializeToString())
+
+
+def test_sdk_spans_encoded_by_the_otlp_exporter_decode_faithfully() -> None:
+    """SDK spans encoded by the OTel OTLP encoder keep their ids, tree, kinds, status and links."""
+    finished = _sdk_spans()
     data = otel_encode_spans(finished).SerializeToString()
 
     decoded = {s.name: s for s in decode_spans(data)}
