@@ -7,8 +7,8 @@ import pytest
 from codec_samples import SPAN_ID, TRACE_ID, minimal_span_dict, otlp_json_request, span_dict
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from pipeline.domain.codec import decode_spans, detect_format, iter_records
-from pipeline.errors import DecodeError, ValidationError
+from pipeline.domain.codec import Limits, decode_spans, detect_format, iter_records
+from pipeline.errors import DecodeError, LimitExceededError, ValidationError
 
 
 def _proto(name: str = "op") -> bytes:
@@ -100,6 +100,13 @@ def test_ndjson_record_is_all_or_nothing() -> None:
         ValidationError, match=r"^line 3: span\.trace_id: must be 32 hex characters, got 'zz'$"
     ):
         decode_spans(bad, content_type="application/x-ndjson")
+
+
+def test_ndjson_record_spans_limit_counts_all_lines() -> None:
+    """max_spans_per_record applies to a JSON-lines record as a whole."""
+    data = b"\n".join([orjson.dumps(minimal_span_dict())] * 3)
+    with pytest.raises(LimitExceededError, match=r"^spans: 3 spans is more than the limit of 2"):
+        decode_spans(data, content_type="application/x-ndjson", limits=Limits(max_spans_per_record=2))
 
 
 def test_json_lines_with_a_bad_line_yield_its_error_and_go_on() -> None:

@@ -117,6 +117,16 @@ def test_otlp_flags_without_trace_flags_byte_mean_sampled(flags: int | None, exp
     assert decode_spans(orjson.dumps(request))[0].flags == expected
 
 
+def test_non_string_service_name_is_rejected() -> None:
+    """A service.name resource attribute that is not a string is named as the bad field."""
+    request = otlp_json_request()
+    request["resourceSpans"][0]["resource"]["attributes"][0]["value"] = {"intValue": "7"}
+    with pytest.raises(
+        ValidationError, match=r"^resourceSpans\[0\]\.resource\.attributes\['service\.name'\]: must be"
+    ):
+        decode_spans(orjson.dumps(request))
+
+
 def test_legacy_instrumentation_library_spans_key() -> None:
     """Old exporters' instrumentationLibrarySpans is read like scopeSpans."""
     request = otlp_json_request()

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 import orjson
 
-from pipeline.domain.codec.checks import json_type, relocate
+from pipeline.domain.codec.checks import json_type, over_limit, relocate
 from pipeline.domain.codec.limits import DEFAULT_LIMITS, Limits
 from pipeline.domain.codec.obspipe_json import missing_key, parse_span, parse_span_list
 from pipeline.domain.codec.otlp_json import parse_request
@@ -127,7 +127,7 @@ def _decode_lines(data: bytes, limits: Limits) -> list[Span]:
             raise type(result.error)(f"line {result.line}: {result.error}", field=result.error.field)
         out.extend(result.spans)
         if len(out) > limits.max_spans_per_record:
-            raise DecodeError(f"more than the limit of {limits.max_spans_per_record} spans in one record")
+            raise over_limit("spans", len(out), "spans", limits.max_spans_per_record, "max_spans_per_record")
     return out
 
 

@@ -56,7 +56,9 @@ def resource_service(resource: dict[str, Any]) -> str:
         resource["service.name"] = UNKNOWN_SERVICE
         return UNKNOWN_SERVICE
     if service.__class__ is not str:
-        raise fail(ValidationError, "attributes['service.name']", f"must be a string, got {shown(service)}")
+        raise fail(
+            ValidationError, "resource.attributes['service.name']", f"must be a string, got {shown(service)}"
+        )
     return str(service)
 
 
