@@ -11,6 +11,8 @@ from pathlib import Path
 import orjson
 import pytest
 
+from pipeline.testing.kafka import KafkaTestClient
+
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
 OBSPIPE = str(Path(sys.executable).with_name("obspipe"))
@@ -113,3 +115,14 @@ def test_silence_add_list_expire(redis_url: str) -> None:
     assert everything[0]["status"]["state"] == "expired"
     bad = run(["silence", "add", 'alertname=~"("'], env=env)
     assert bad.returncode == 2 and b"invalid regex" in bad.stderr
+
+
+def test_tail_prints_records_of_alerts_pages(kafka: KafkaTestClient, kafka_bootstrap: str) -> None:
+    """`alerts tail --from-beginning --max 2` prints the two decisions already on the topic."""
+    topic = kafka.create_topic(f"pages-{uuid.uuid4().hex[:8]}")
+    values = [orjson.dumps({"id": f"g-{i}", "decision": "page"}) for i in (1, 2)]
+    kafka.produce(topic, values, key=b"g")
+    env = {"OBSPIPE_KAFKA_BOOTSTRAP": kafka_bootstrap, "OBSPIPE_TOPIC_PAGES": topic}
+    result = run(["alerts", "tail", "--from-beginning", "--max", "2", "--timeout", "60"], env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == values
