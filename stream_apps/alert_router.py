@@ -21,6 +21,7 @@ import faust
 
 from pipeline.adapters.alert_runtime import AlertRouterRuntime, InputRecord, Position
 from pipeline.adapters.alerting_files import load_alert_config, load_schedule
+from pipeline.adapters.observability import instrument_faust_app
 from pipeline.domain.alerting.store import AlertStateStore, InMemoryAlertState
 from pipeline.errors import RecordError
 from pipeline.settings import Settings
@@ -48,12 +49,14 @@ def build_router(settings: Settings, *, bootstrap: str | None = None,
     app_rt = build_runtime(NAME, settings, bootstrap=bootstrap)
     app, producer, dead_letters = app_rt.app, app_rt.producer, app_rt.dead_letters
     source = app.topic(settings.topic_alerts_raw, key_type=bytes, value_type=bytes)
+    metrics = instrument_faust_app(app, NAME, settings)
 
     def dead_letter(pos: Position, value: bytes | None, key: Any, exc: RecordError, event: Any) -> None:
         group = producer.group([event])
         topic, partition, offset = pos
         dead_letters.send(value, key, topic=topic, partition=partition, offset=offset, error=exc, group=group)
         group.seal()
+        metrics.dlq_record(exc.reason)
 
     runtime = AlertRouterRuntime(
         config=load_alert_config(settings), schedule=load_schedule(settings),

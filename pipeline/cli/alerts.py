@@ -96,7 +96,7 @@ def replay(source: IO[str], config_path: Path, schedule_path: Path | None, silen
             except (ConfigError, RecordError, KeyError) as exc:
                 raise ConfigError(f"silences line {number}: {exc}") from None
     pipeline = AlertPipeline(config.build_router(silences, schedule),
-                             PagingStats(schedule) if schedule is not None else None)
+                             PagingStats(schedule, max_shifts=None) if schedule is not None else None)
     last = None
     for number, obj in json_lines(source, errors):
         try:

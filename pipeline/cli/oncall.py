@@ -41,7 +41,7 @@ def stats(source: IO[str] | None, schedule_path: Path | None) -> None:
     schedule = load_schedule(settings, schedule_path)
     if schedule is None:
         raise ConfigError("no schedule: pass --schedule FILE or set OBSPIPE_SCHEDULE_FILE")
-    paging = PagingStats(schedule)
+    paging = PagingStats(schedule, max_shifts=None)
     errors = LineErrors()
     for number, obj in json_lines(source if source is not None else sys.stdin, errors):
         try:

@@ -26,6 +26,9 @@ TARGET_PERIOD_S = 12 * 3600
 NIGHT_START_HOUR = 22
 NIGHT_END_HOUR = 8
 META_ALERTNAME = "OncallLoadOverTarget"
+# Figures of this many shifts stay in memory (a month of 12 h shifts with room to spare);
+# older ones live on in oncall.stats and Redis.
+MAX_SHIFTS_KEPT = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,8 +110,9 @@ class ShiftStats:
 class PagingStats:
     """Assigns pages and decisions to shifts and keeps each shift's figures."""
 
-    def __init__(self, schedule: Schedule) -> None:
+    def __init__(self, schedule: Schedule, max_shifts: int | None = MAX_SHIFTS_KEPT) -> None:
         self.schedule = schedule
+        self.max_shifts = max_shifts
         self.by_shift: dict[str, ShiftStats] = {}
         self.outside: list[PageRecord] = []
 
@@ -119,6 +123,10 @@ class PagingStats:
         stats = self.by_shift.get(shift.id)
         if stats is None:
             stats = self.by_shift[shift.id] = ShiftStats(shift)
+            if self.max_shifts is not None and len(self.by_shift) > self.max_shifts:
+                # A long-running router forgets the oldest shift.
+                oldest = min(self.by_shift.values(), key=lambda s: s.shift.start)
+                del self.by_shift[oldest.shift.id]
         return stats
 
     def add_page(self, page: PageRecord) -> ShiftStats | None:
