@@ -1,4 +1,4 @@
-"""Tree building: duplicate collapse, parent links, roots and orphans, cycle breaking, tree order."""
+"""Tree building: duplicate collapse, parent links, roots and orphans, parent-cycle cuts."""
 
 from __future__ import annotations
 
