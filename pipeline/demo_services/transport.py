@@ -93,6 +93,7 @@ class KafkaOrderTransport:
         return out
 
     def close(self) -> None:
+        self._producer.flush(5.0)
         self._consumer.close()
 
 

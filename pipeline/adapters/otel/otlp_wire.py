@@ -39,7 +39,7 @@ _KIND = {
 _STATUS_CODE = {StatusCode.UNSET: 0, StatusCode.OK: 1, StatusCode.ERROR: 2}
 _HAS_IS_REMOTE, _IS_REMOTE = 0x100, 0x200  # SpanFlags in trace.proto
 _CACHE_MAX = 16_384  # distinct key/value pairs kept encoded; the cache is cleared when full
-_kv_cache: dict[tuple[str, type, Any], bytes] = {}
+_kv_cache: dict[tuple[bytes, str, type, Any], bytes] = {}  # (field tag, key, type, value)
 _name_cache: dict[str, bytes] = {}
 _SMALL = [bytes((i,)) for i in range(0x80)]
 _EMPTY_STATUS = _T_STATUS + b"\x00"
@@ -92,7 +92,7 @@ def _attributes(tag: bytes, attributes: Mapping[str, Any] | None) -> bytes:
     items = getattr(attributes, "_dict", attributes).items()
     for key, value in items:
         if isinstance(value, str | bool | int | float):
-            ck = (key, type(value), value)
+            ck = (tag, key, type(value), value)
             encoded = cache.get(ck)
             if encoded is None:
                 if len(cache) >= _CACHE_MAX:

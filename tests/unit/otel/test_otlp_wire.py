@@ -44,10 +44,11 @@ def _varied_spans():
     with tracer_a.start_as_current_span(
         "server", context=parent, kind=SpanKind.SERVER, attributes=attrs
     ) as s:
-        s.add_event("evt", {"k": "v", "n": 7})
+        s.add_event("evt", {"k": "v", "n": 7, "s": "ü-text"})  # same pair as a span attribute
         s.add_event("bare")
         s.set_status(Status(StatusCode.ERROR, "went wrong"))
-        with tracer_a.start_as_current_span("child", links=[Link(remote, {"why": "batch"})]) as c:
+        link = Link(remote, {"why": "batch", "s": "ü-text"})  # same pair again, in a link
+        with tracer_a.start_as_current_span("child", links=[link]) as c:
             c.set_status(Status(StatusCode.OK))
     for kind in SpanKind:
         tracer_b.start_span(f"k-{kind.name}", kind=kind).end()
