@@ -6,9 +6,10 @@ Every rejection is a `pipeline.errors.RecordError` whose message names the field
 
 from __future__ import annotations
 
+from pipeline.domain.codec.bundle import decode_bundle, encode_spans
 from pipeline.domain.codec.formats import RecordResult, decode_spans, detect_format, iter_records
 from pipeline.domain.codec.limits import DEFAULT_LIMITS, Limits
-from pipeline.domain.codec.obspipe_json import decode_bundle, encode_spans, span_from_dict, span_to_dict
+from pipeline.domain.codec.obspipe_json import span_from_dict, span_to_dict
 
 __all__ = [
     "DEFAULT_LIMITS",
