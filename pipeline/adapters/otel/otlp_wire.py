@@ -88,9 +88,7 @@ def _attributes(tag: bytes, attributes: Mapping[str, Any] | None) -> bytes:
         return b""
     parts = []
     cache = _kv_cache
-    # The SDK's BoundedAttributes wraps a dict; iterating the Mapping view costs ~3x more.
-    items = getattr(attributes, "_dict", attributes).items()
-    for key, value in items:
+    for key, value in attributes.items():
         if isinstance(value, str | bool | int | float):
             ck = (tag, key, type(value), value)
             encoded = cache.get(ck)
@@ -102,6 +100,20 @@ def _attributes(tag: bytes, attributes: Mapping[str, Any] | None) -> bytes:
         else:
             parts.append(_len_field(tag, _key_value(key, value)))
     return b"".join(parts)
+
+
+def _raw_attributes(owner: Any) -> Mapping[str, Any] | None:
+    """The plain dict behind an SDK span's, event's or link's attributes, when reachable.
+
+    The public `attributes` is a read-only view over a `BoundedAttributes` whose Mapping-protocol
+    iteration costs ~3x a dict's; reading the dict behind it (private SDK fields, with the public
+    view as the fallback) keeps encoding at a few µs per span.
+    """
+    raw = getattr(owner, "_attributes", None)
+    if raw is None:
+        raw = owner.attributes
+    inner = getattr(raw, "_dict", None)
+    return inner if isinstance(inner, dict) else raw
 
 
 def _flags(trace_flags: int, parent_remote: bool | None) -> int:
@@ -130,13 +142,13 @@ def _span(span: ReadableSpan) -> bytes:
     parts.append(_KIND[span.kind])
     parts.append(_T_START + _FIXED64(span.start_time or 0))
     parts.append(_T_END + _FIXED64(span.end_time or 0))
-    parts.append(_attributes(_T_ATTR, span.attributes))
+    parts.append(_attributes(_T_ATTR, _raw_attributes(span)))
     dropped = span.dropped_attributes
     if dropped:
         parts.append(_T_DROPPED_ATTRS + _varint(dropped))
     for event in span.events:
         body = b"\x09" + _FIXED64(event.timestamp) + _len_field(b"\x12", event.name.encode("utf-8"))
-        body += _attributes(b"\x1a", event.attributes)
+        body += _attributes(b"\x1a", _raw_attributes(event))
         if event.dropped_attributes:
             body += b"\x20" + _varint(event.dropped_attributes)
         parts.append(_len_field(_T_EVENT, body))
@@ -147,7 +159,7 @@ def _span(span: ReadableSpan) -> bytes:
         body = b"\x0a\x10" + lc.trace_id.to_bytes(16, "big") + b"\x12\x08" + lc.span_id.to_bytes(8, "big")
         if lc.trace_state:
             body += _len_field(b"\x1a", lc.trace_state.to_header().encode("utf-8"))
-        body += _attributes(b"\x22", link.attributes)
+        body += _attributes(b"\x22", _raw_attributes(link))
         if link.dropped_attributes:
             body += b"\x28" + _varint(link.dropped_attributes)
         body += b"\x35" + _FIXED32(_flags(int(lc.trace_flags), lc.is_remote))
