@@ -47,6 +47,20 @@ def walk_tree(work: WorkingTrace) -> WorkingTrace:
             if not kids:
                 continue
             p_start, p_end = start[p], end[p]
+            if len(kids) == 1:  # the commonest parent: one child, handled without loops
+                c = kids[0]
+                depth[c] = depth[p] + 1
+                if skew[p] or start[c] < p_start or end[c] > p_end:
+                    if correct:
+                        shift_children(work, p, kids)
+                    if not overflow:
+                        overflow = start[c] < p_start or end[c] > p_end
+                if self_time[p]:
+                    covered = min(end[c], p_end) - max(start[c], p_start)
+                    if covered > 0:
+                        self_time[p] -= covered
+                stack.append(c)
+                continue
             d = depth[p] + 1
             fits = not skew[p]
             for c in kids:
@@ -56,18 +70,12 @@ def walk_tree(work: WorkingTrace) -> WorkingTrace:
             # Children are indexed in raw-start order (tree.collapse_duplicates): they need
             # sorting again only when the skew correction moved one of them.
             if not fits:
-                if correct and shift_children(work, p, kids) and len(kids) > 1:
+                if correct and shift_children(work, p, kids):
                     kids.sort(key=key)
                 if not overflow:  # tells the critical path whether any clamping is needed
                     overflow = any(start[c] < p_start or end[c] > p_end for c in kids)
-            if len(kids) > 1:
-                if self_time[p]:
-                    self_time[p] -= children_cover_ns(p_start, p_end, kids, start, end)
-            elif self_time[p]:
-                c = kids[0]
-                covered = min(end[c], p_end) - max(start[c], p_start)
-                if covered > 0:
-                    self_time[p] -= covered
+            if self_time[p]:
+                self_time[p] -= children_cover_ns(p_start, p_end, kids, start, end)
             stack.extend(reversed(kids))
         if len(order) == n:
             break
