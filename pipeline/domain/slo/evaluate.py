@@ -23,7 +23,7 @@ ALERT_NAME = "SLOBurnRate"
 # Alertmanager's zero time: a firing alert has no end yet.
 ZERO_TIME = "0001-01-01T00:00:00Z"
 _PERIOD = len(WINDOWS)  # index of the period window in SlidingWindows.lengths
-_LABELS = tuple((i, label) for i, (label, _) in enumerate(WINDOWS))
+_LABEL_KEYS = tuple(label for label, _ in WINDOWS)
 
 
 def rfc3339(unix_nano: int) -> str:
@@ -51,6 +51,8 @@ class SloEvaluator:
         self.firing: dict[str, int] = {}  # clause name -> startsAt (unix nano)
         self.last_evaluated: int | None = None
         self._checks = [(clause, self._clause_check(clause)) for clause in CLAUSES]
+        # burn rate = bad / total * den / (den - num): one float factor for output records
+        self._rate_scale = self.math.den / self.math.allowed
 
     def add(self, minute: int, good: int, total: int) -> None:
         """Add (or, with negative numbers, correct) a minute's good and total events."""
@@ -63,11 +65,10 @@ class SloEvaluator:
         burn = self.math
         sg, st = win.sum_good, win.sum_total
         at = (minute + 1) * NS_PER_MINUTE
-        den, allowed = burn.den, burn.allowed
-        rates = {
-            label: (st[i] - sg[i]) * den / (st[i] * allowed) if st[i] > 0 else None
-            for i, label in _LABELS
-        }
+        scale = self._rate_scale
+        # zip stops at the 7 alert windows; the period window (last) is not a burn-rate key.
+        values = [(t - g) * scale / t if t > 0 else None for g, t in zip(sg, st, strict=True)]
+        rates = dict(zip(_LABEL_KEYS, values, strict=False))
         holding = [clause for clause, check in self._checks if check(sg, st)]
         good, total = sg[_PERIOD], st[_PERIOD]
         status = {
