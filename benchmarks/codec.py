@@ -2,7 +2,8 @@
 
 Baseline: `orjson.loads` of the same obspipe JSON records plus a group-by-trace-id loop, i.e. the
 least any JSON span decoder must do. Every row decodes the same spans (10-span traces, ~470-byte
-spans); the figure is the best of several interleaved rounds, with Python's default GC on.
+spans); the figure is the best of several interleaved rounds in CPU time of this process (one core),
+with the inputs frozen out of the GC (`gc.freeze()`) and Python's default GC otherwise.
 
     .venv/bin/python benchmarks/codec.py [--traces N] [--rounds R]
 """
@@ -144,9 +145,9 @@ def _interleaved(cases: list[tuple[str, Callable[[], int]]], rounds: int) -> lis
     best = [(float("inf"), 0)] * len(cases)
     for _ in range(rounds):
         for i, (_, fn) in enumerate(cases):
-            t0 = time.perf_counter()
+            t0 = time.process_time()
             count = fn()
-            best[i] = (min(best[i][0], time.perf_counter() - t0), count)
+            best[i] = (min(best[i][0], time.process_time() - t0), count)
     return best
 
 
