@@ -101,6 +101,16 @@ class Inhibitor:
         for rule in self.rules:
             rule.observe(alert, now)
 
+    def forget_resolved(self, now: float) -> None:
+        """Drop source alerts that ended by timing out (no resolved record ever came)."""
+        for rule in self.rules:
+            for bucket_key in list(rule.sources):
+                bucket = rule.sources[bucket_key]
+                for fp in [fp for fp, a in bucket.items() if a.resolved_at(now)]:
+                    del bucket[fp]
+                if not bucket:
+                    del rule.sources[bucket_key]
+
     def muted_by(self, labels: Mapping[str, str], now: float) -> str | None:
         """The name of the first rule that inhibits these labels, or None."""
         for rule in self.rules:

@@ -283,4 +283,5 @@ class AlertRouter:
                     if k not in self.groups and e.at < now - NFLOG_RETENTION_S]:
             del self.nflog[key]
             self.dirty.add(key)
+        self.inhibitor.forget_resolved(now)
         self._next_sweep = now + max(60.0, self.suppression.flap_window / 4)

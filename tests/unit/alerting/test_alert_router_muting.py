@@ -143,3 +143,16 @@ def test_cause_alert_becomes_ticket(make_router: RouterFactory) -> None:
     r = make_router()
     (d,) = r.on_alert(alert("HighCPUUsage", -100), 0)
     assert (d.decision, d.rule, d.actionable) == ("ticket", "resource-utilisation", False)
+
+
+def test_source_that_times_out_stops_inhibiting_and_is_forgotten(make_router: RouterFactory) -> None:
+    """A source alert whose endsAt passes (no resolved record) no longer inhibits, and the sweep drops it."""
+    r = make_router(inhibit_rules=INHIBIT, route={"group_by": ["..."]})
+    source = alert("A", -100, severity="page", service="s")
+    source.ends_at = 50.0  # Alertmanager's resolve timeout: firing until then
+    r.on_alert(source, 0)
+    (early,) = r.on_alert(alert("B", -100, severity="warning", service="s"), 0)
+    assert early.reason == "inhibited"
+    assert r.inhibitor.muted_by({"severity": "warning", "service": "s"}, 60) is None
+    r.tick(100_000)  # the sweep runs
+    assert r.inhibitor.rules[0].sources == {}
