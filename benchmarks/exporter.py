@@ -62,13 +62,15 @@ def make_batch(n: int) -> list[ReadableSpan]:
     return list(memory.get_finished_spans())
 
 
-def rate(n_spans: int, fn: Callable[[], object]) -> float:
-    t0 = time.perf_counter()
+def rate(n_spans: int, fn: Callable[[], object]) -> tuple[float, float]:
+    """Spans per wall-clock second, and per CPU second of this process (all its threads, librdkafka's
+    included): the second stays meaningful when other processes share the cores."""
+    t0, c0 = time.perf_counter(), time.process_time()
     fn()
-    return n_spans / (time.perf_counter() - t0)
+    return n_spans / (time.perf_counter() - t0), n_spans / max(time.process_time() - c0, 1e-9)
 
 
-def publish_rates(bootstrap: str, n_spans: int) -> list[tuple[str, float, str]]:
+def publish_rates(bootstrap: str, n_spans: int) -> list[tuple[str, tuple[float, float], str]]:
     batch = make_batch(BATCH)
     rounds = max(1, n_spans // BATCH)
     total = rounds * BATCH
@@ -136,10 +138,10 @@ def main() -> None:
     try:
         gc.collect()
         print(f"exporter benchmark — broker {'embedded' if broker else bootstrap}, batches of {BATCH}")
-        print(f"\n{'publish from one thread':<44}{'spans/s':>12}  note")
+        print(f"\n{'publish from one thread':<44}{'spans/s':>12}{'per CPU-s':>14}  note")
         publish = publish_rates(bootstrap, args.spans)
-        for name, value, note in publish:
-            print(f"{name:<44}{value:>12,.0f}  {note}")
+        for name, (wall, cpu), note in publish:
+            print(f"{name:<44}{wall:>12,.0f}{cpu:>14,.0f}  {note}")
 
         topic = f"bench-end-{uuid.uuid4().hex[:8]}"
         admin = AdminClient({"bootstrap.servers": bootstrap})
@@ -168,10 +170,11 @@ def main() -> None:
             "BatchSpanProcessor drops when its 2,048-span queue is full — the loop ends spans back to back)"
         )
         added = results["Batch(KafkaSpanExporter)"][0] - base_median
-        kafka_rate = publish[-1][1]
+        kafka_rate, kafka_cpu_rate = publish[-1][1]
         print(
             f"\nacceptance: added median {added:.2f} µs (<= 5: {'PASS' if added <= 5 else 'FAIL'}); "
-            f"publish {kafka_rate:,.0f} spans/s (>= 50,000: {'PASS' if kafka_rate >= 50_000 else 'FAIL'})"
+            f"publish {kafka_rate:,.0f} spans/s (>= 50,000: {'PASS' if kafka_rate >= 50_000 else 'FAIL'}; "
+            f"{kafka_cpu_rate:,.0f} per CPU-second, the figure when the cores are not shared)"
         )
     finally:
         if broker is not None:
