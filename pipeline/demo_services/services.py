@@ -31,9 +31,11 @@ DEMO_RETRY = RetryPolicy(max_attempts=3, initial_backoff_s=0.005, max_backoff_s=
 class Payments:
     """The payments service; its first `fail_first` attempts per order fail (a flaky dependency)."""
 
-    def __init__(self, tracer: Tracer, fail_first: int = 1) -> None:
+    def __init__(self, tracer: Tracer, fail_first: int = 1, outage: threading.Event | None = None) -> None:
         self._tracer = tracer
         self._fail_first = fail_first
+        # While set, every attempt fails: the demo's payments outage.
+        self._outage = outage
         self._lock = threading.Lock()
         self._attempts: dict[str, int] = {}
 
@@ -47,7 +49,7 @@ class Payments:
             with self._lock:
                 attempt = self._attempts[order_id] = self._attempts.get(order_id, 0) + 1
             with self._tracer.start_as_current_span("charge card", attributes={"enduser.id": user}):
-                if attempt <= self._fail_first:
+                if attempt <= self._fail_first or (self._outage is not None and self._outage.is_set()):
                     raise ConnectionError("payments: connection reset by the card network")
             return f"paid-{order_id}"
 

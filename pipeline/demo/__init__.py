@@ -1,0 +1,1 @@
+"""`obspipe demo`: the whole pipeline on embedded infrastructure with a scripted story."""
