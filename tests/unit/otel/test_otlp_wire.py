@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from opentelemetry import trace
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.resources import Resource
@@ -74,3 +76,43 @@ def test_wire_encoding_is_stable_with_the_attribute_cache_warm() -> None:
     """Encoding the same spans twice (second time from the cache) gives identical bytes."""
     spans = _varied_spans()
     assert encode_request(spans) == encode_request(spans)
+
+
+_scalars = st.one_of(
+    st.text(max_size=20),
+    st.booleans(),
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.floats(allow_nan=False),
+)
+_values = st.one_of(
+    _scalars,
+    st.lists(st.text(max_size=5), max_size=3),
+    st.lists(st.integers(min_value=-(2**63), max_value=2**63 - 1), max_size=3),
+    st.lists(st.floats(allow_nan=False), max_size=3),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    attrs=st.dictionaries(st.text(min_size=1, max_size=12), _values, max_size=6),
+    name=st.text(max_size=30),
+    kind=st.sampled_from(list(SpanKind)),
+    flags=st.sampled_from([0, 1, 2, 3]),
+    description=st.one_of(st.none(), st.text(max_size=20)),
+)
+def test_wire_encoding_matches_the_sdk_encoder_for_any_attributes(
+    attrs, name, kind, flags, description
+) -> None:
+    """For generated attributes, names, kinds, flags and statuses, both encoders agree."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(resource=Resource.create({"service.name": "p"}))
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    remote = SpanContext(0xABC, 0xDEF, is_remote=True, trace_flags=TraceFlags(flags | 1))
+    parent = trace.set_span_in_context(NonRecordingSpan(remote))
+    span = provider.get_tracer("t").start_span(name, context=parent, kind=kind, attributes=attrs)
+    span.add_event("e", attrs)
+    if description is not None:
+        span.set_status(Status(StatusCode.ERROR, description))
+    span.end()
+    spans = exporter.get_finished_spans()
+    assert ExportTraceServiceRequest.FromString(encode_request(spans)) == to_request(spans)
