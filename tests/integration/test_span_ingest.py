@@ -179,3 +179,26 @@ def test_kill_9_mid_stream_loses_no_span(
         s.topic_spans_by_trace, lambda rs: {sp.span_id for _, sp in _spans_in(rs)} >= ids, timeout=240
     )
     assert {span.span_id for _, span in _spans_in(records)} == ids
+
+
+def test_second_worker_joins_mid_stream_without_losing_spans(
+    ingest_settings: Settings, kafka: KafkaTestClient, start_worker: Callable[..., WorkerProcess]
+) -> None:
+    """When a second worker joins (a rebalance with held acks), both keep running and every span
+    arrives at least once."""
+    s = ingest_settings
+    first, first_ids = _one_span_records(seed=31, traces=300)
+    second, second_ids = _one_span_records(seed=32, traces=300)
+    one = start_worker("span-ingest", s)
+    kafka.produce(s.topic_spans_in, first)
+    kafka.consume_until(s.topic_spans_by_trace, lambda rs: _span_count(rs) >= 100, timeout=180)
+    two = start_worker("span-ingest", s, loglevel="info")
+    two.wait_for_log("Worker ready", timeout=120)  # the group has rebalanced over both workers
+    kafka.produce(s.topic_spans_in, second)
+    records = kafka.consume_until(
+        s.topic_spans_by_trace,
+        lambda rs: {sp.span_id for _, sp in _spans_in(rs)} >= first_ids | second_ids,
+        timeout=240,
+    )
+    assert {span.span_id for _, span in _spans_in(records)} == first_ids | second_ids
+    assert one.alive() and two.alive(), one.log_tail() + two.log_tail()
