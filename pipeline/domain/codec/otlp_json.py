@@ -10,9 +10,15 @@ instrumentation scope.
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
+from orjson import dumps
+
 from pipeline.domain.codec.checks import (
+    HEX16,
+    ZERO_SPAN_ID,
+    ZERO_TRACE_ID,
     check_attribute_count,
     check_flags,
     check_id,
@@ -32,6 +38,9 @@ from pipeline.domain.codec.checks import (
 from pipeline.domain.codec.limits import Limits
 from pipeline.domain.span import FLAG_SAMPLED, Span, SpanLink, StatusCode
 from pipeline.errors import RecordError, ValidationError
+
+# Lower-case trace id, span id and parent span id ("" when absent), joined by dashes.
+_IDS = re.compile(r"[0-9a-f]{32}-[0-9a-f]{16}-(?:[0-9a-f]{16})?").fullmatch
 
 # OTel resource semantic conventions: a service that sets no name is "unknown_service".
 UNKNOWN_SERVICE = "unknown_service"
@@ -128,7 +137,10 @@ def key_values(items: Any, field: str, depth: int = 0) -> dict[str, Any]:
         key = item.get("key")
         if key.__class__ is not str:
             raise fail(ValidationError, f"{field}[{i}].key", f"must be a string, got {shown(key)}")
-        out[key] = any_value(item.get("value"), f"{field}[{i}].value", depth)
+        value = item.get("value")
+        # Most values are one string: take those without building the field path for errors.
+        inner = value.get("stringValue") if value.__class__ is dict and len(value) == 1 else None
+        out[key] = inner if inner.__class__ is str else any_value(value, f"{field}[{i}].value", depth)
     return out
 
 
@@ -176,9 +188,17 @@ def _resource_spans(resource_spans: dict[str, Any], lim: Limits, n_before: int) 
 def _span(obj: Any, resource: dict[str, Any], service: str, lim: Limits) -> Span:
     span = _object(obj, "")
     get = span.get
-    trace_id = check_id(get("traceId"), 32, "traceId")
-    span_id = check_id(get("spanId"), 16, "spanId")
-    parent = check_parent_id(get("parentSpanId"), "parentSpanId")
+    trace_id: Any = get("traceId")
+    span_id: Any = get("spanId")
+    parent: Any = get("parentSpanId")
+    joined = f"{trace_id}-{span_id}-{parent or ''}"
+    if not _IDS(joined) or trace_id == ZERO_TRACE_ID or span_id == ZERO_SPAN_ID:
+        trace_id = check_id(trace_id, 32, "traceId")
+        span_id = check_id(span_id, 16, "spanId")
+    if parent is not None and (parent.__class__ is not str or not HEX16(parent) or parent == ZERO_SPAN_ID):
+        parent = check_parent_id(parent, "parentSpanId")
+    elif parent == "":
+        parent = None
     name = check_text(get("name", ""), "name", lim.max_name_bytes)
     start = _time(get("startTimeUnixNano"), "startTimeUnixNano")
     end = _time(get("endTimeUnixNano"), "endTimeUnixNano")
@@ -186,7 +206,8 @@ def _span(obj: Any, resource: dict[str, Any], service: str, lim: Limits) -> Span
         raise fail(ValidationError, "endTimeUnixNano", f"{end} is before startTimeUnixNano {start}")
     attributes = key_values(get("attributes"), "attributes")
     check_attribute_count(len(attributes), len(resource), lim.max_attributes_per_span, "attributes")
-    check_values(attributes, lim.max_attribute_value_bytes, "attributes")
+    if attributes and len(dumps(attributes)) > lim.max_attribute_value_bytes:  # else each value fits
+        check_values(attributes, lim.max_attribute_value_bytes, "attributes")
     status = _object(get("status"), "status")
     code: StatusCode = check_status(status.get("code"), "status.code")
     message = check_text(status.get("message", ""), "status.message", lim.max_attribute_value_bytes)
