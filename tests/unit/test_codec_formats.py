@@ -130,6 +130,18 @@ def test_json_lines_with_a_bad_line_yield_its_error_and_go_on() -> None:
     assert str(results[2].error).startswith("not valid JSON")
 
 
+def test_json_lines_whose_first_line_is_bad_still_decode_the_rest() -> None:
+    """A bad first line is reported on its own; the following lines are still decoded."""
+    data = b"{oops\n" + orjson.dumps(span_dict()) + b"\n" + orjson.dumps(minimal_span_dict()) + b"\n"
+    results = list(iter_records(data))
+    assert [(r.line, len(r.spans), r.error is None) for r in results] == [
+        (1, 0, False),
+        (2, 1, True),
+        (3, 1, True),
+    ]
+    assert isinstance(results[0].error, DecodeError)
+
+
 def test_pretty_printed_document_is_one_record_at_its_first_line() -> None:
     """A whole-file JSON document spread over many lines is one record, at the line where it starts."""
     body = orjson.dumps(otlp_json_request(), option=orjson.OPT_INDENT_2)

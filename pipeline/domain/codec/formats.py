@@ -206,9 +206,10 @@ def iter_records(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> Iterator[Re
         document = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
         lines = data.split(b"\n")
-        head = lines[first_line - 1]
-        if len(lines) - first_line < 1 or not _parses(head):
-            # Not JSON lines (its first line is no document): one bad record, where it starts.
+        heads = [text for text in lines if text.strip(_JSON_WHITESPACE)][:5]
+        if len(heads) < 2 or not any(map(_is_document, heads)):
+            # Not JSON lines (none of its first lines is a document of its own, as every line of a
+            # broken pretty-printed document is not): one bad record, where it starts.
             yield RecordResult(first_line, [], DecodeError(f"not valid JSON: {exc}"))
             return
         for number, text in enumerate(lines, start=1):
@@ -224,6 +225,14 @@ def _parses(text: bytes) -> bool:
     except orjson.JSONDecodeError:
         return False
     return True
+
+
+def _is_document(text: bytes) -> bool:
+    """The line is a JSON object or array by itself (a line of JSON lines, not of a pretty document)."""
+    try:
+        return orjson.loads(text).__class__ in (dict, list)
+    except orjson.JSONDecodeError:
+        return False
 
 
 def _line_spans(text: bytes, limits: Limits) -> list[Span]:
