@@ -32,7 +32,10 @@ from pipeline.settings import Settings
 from pipeline.testing.workers import WorkerProcess
 from stream_apps import APPS
 
-DRAIN_TIMEOUT_S = 90.0  # after traffic stops: wait this long at most for the last outputs
+# After the story: SLOs evaluate per minute of *event time*, so steady traffic goes on (event
+# time must advance for the outage's minutes to close) until the page is out, at most this long.
+PAGE_WAIT_S = 150.0
+DRAIN_TIMEOUT_S = 90.0  # after traffic stops: wait this long at most for the last traces
 
 
 @dataclass
@@ -146,13 +149,38 @@ async def run_demo(
             traffic.outage.clear()
             noisy.update(False, time.time())
             alert_producer.flush(10)
+            page_until = time.monotonic() + PAGE_WAIT_S
+            while time.monotonic() < page_until:
+                with observer.lock:
+                    paged = bool(observer.figures.paged_incidents)
+                if paged or traffic.stats.failed_checkouts == 0:
+                    break
+                live.update(
+                    render_live(
+                        time.monotonic() - started,
+                        timeline,
+                        traffic,
+                        observer,
+                        workers,
+                        phase="recovered; waiting for the outage's minutes to close",
+                    )
+                )
+                await asyncio.sleep(0.5)
             await asyncio.to_thread(traffic.stop)
             drain_until = time.monotonic() + DRAIN_TIMEOUT_S
             while time.monotonic() < drain_until:
                 with observer.lock:
                     done = observer.figures.spans_assembled >= traffic.spans_delivered
-                live.update(render_live(time.monotonic() - started, timeline, traffic, observer, workers,
-                                        draining=True))
+                live.update(
+                    render_live(
+                        time.monotonic() - started,
+                        timeline,
+                        traffic,
+                        observer,
+                        workers,
+                        phase="traffic stopped; waiting for the last traces",
+                    )
+                )
                 if done:
                     break
                 await asyncio.sleep(0.5)

@@ -34,8 +34,14 @@ def _slo_table(slos: dict[str, dict[str, Any]]) -> Table:
         firing = ", ".join(
             str(f.get("name", f)) if isinstance(f, dict) else str(f) for f in status.get("firing", [])
         )
-        table.add_row(name, _pct(status.get("budget_remaining")), str(status.get("policy_tier", "-")),
-                      _burn(burn.get("5m")), _burn(burn.get("1h")), firing or "-")
+        table.add_row(
+            name,
+            _pct(status.get("budget_remaining")),
+            str(status.get("policy_tier", "-")),
+            _burn(burn.get("5m")),
+            _burn(burn.get("1h")),
+            firing or "-",
+        )
     return table
 
 
@@ -46,8 +52,14 @@ def _shift_table(shifts: dict[str, dict[str, Any]]) -> Table:
     for shift_id, st in sorted(shifts.items()):
         suppressed = st.get("suppressed") or {}
         n_supp = sum(suppressed.values()) if isinstance(suppressed, dict) else suppressed
-        table.add_row(shift_id, str(st.get("oncall", "-")), str(st.get("pages", 0)),
-                      str(st.get("night_pages", 0)), str(n_supp), "yes" if st.get("over_target") else "no")
+        table.add_row(
+            shift_id,
+            str(st.get("oncall", "-")),
+            str(st.get("pages", 0)),
+            str(st.get("night_pages", 0)),
+            str(n_supp),
+            "yes" if st.get("over_target") else "no",
+        )
     return table
 
 
@@ -58,26 +70,29 @@ def render_live(
     observer: OutputObserver,
     workers: list[WorkerProcess],
     *,
-    draining: bool = False,
+    phase: str | None = None,
 ) -> Panel:
     """One refresh of the live panel."""
     with observer.lock:
         f = observer.figures
         assembled = f.spans_assembled
         rate = assembled / elapsed if elapsed > 0 else 0.0
-        phase = "draining: waiting for the last traces" if draining else (
-            "[red]payments outage[/]" if timeline.outage(elapsed) else "steady traffic")
+        if phase is None:
+            phase = "[red]payments outage[/]" if timeline.outage(elapsed) else "steady traffic"
         head = Table.grid(padding=(0, 2))
         head.add_row(
-            f"t={elapsed:5.0f}s / {timeline.duration_s:.0f}s", phase,
+            f"t={elapsed:5.0f}s / {timeline.duration_s:.0f}s",
+            phase,
             f"orders {traffic.stats.orders} (failed {traffic.stats.failed_checkouts})",
         )
         head.add_row(
-            f"spans produced {traffic.spans_delivered}", f"assembled {assembled} ({rate:,.0f}/s)",
+            f"spans produced {traffic.spans_delivered}",
+            f"assembled {assembled} ({rate:,.0f}/s)",
             f"open/in flight {max(0, traffic.spans_delivered - assembled)}",
         )
         head.add_row(
-            f"traces {len(f.traces)}", f"DLQ {f.dlq}",
+            f"traces {len(f.traces)}",
+            f"DLQ {f.dlq}",
             f"decisions {dict(f.decisions)}",
         )
         alive = sum(1 for w in workers if w.alive())
@@ -99,13 +114,20 @@ def render_summary(result: DemoResult, traffic: DemoTraffic) -> Panel:
     table.add_row("spans corrected for clock skew", str(f.corrected_spans))
     table.add_row("traces with links", str(len(f.linked_traces)))
     table.add_row("orders / failed checkouts", f"{traffic.stats.orders} / {traffic.stats.failed_checkouts}")
-    table.add_row("pages by group", "; ".join(
-        f"{k}: {len(f.paged_incidents.get(k, ()))} incident(s), {v} notification(s)"
-        for k, v in f.paged_groups.items()) or "none")
+    table.add_row(
+        "pages by group",
+        "; ".join(
+            f"{k}: {len(f.paged_incidents.get(k, ()))} incident(s), {v} notification(s)"
+            for k, v in f.paged_groups.items()
+        )
+        or "none",
+    )
     table.add_row("incident paged once", ok if result.incident_paged_once else no)
     table.add_row("suppressed by reason", ", ".join(f"{k}: {v}" for k, v in f.suppressed.items()) or "none")
     for name, status in sorted(f.slo.items()):
-        table.add_row(f"SLO {name}", f"budget left {_pct(status.get('budget_remaining'))}, "
-                                     f"tier {status.get('policy_tier')}")
+        table.add_row(
+            f"SLO {name}",
+            f"budget left {_pct(status.get('budget_remaining'))}, tier {status.get('policy_tier')}",
+        )
     table.add_row("DLQ records", str(f.dlq))
     return Panel(table, title="obspipe demo: summary", border_style="green")
