@@ -85,6 +85,13 @@ def test_broken_json_is_a_decode_error_with_position() -> None:
         decode_spans(b"1", content_type="application/json")
 
 
+def test_utf8_bom_is_skipped() -> None:
+    """A UTF-8 byte-order mark before JSON is ignored by decode_spans and iter_records."""
+    data = b"\xef\xbb\xbf" + orjson.dumps(span_dict())
+    assert [s.span_id for s in decode_spans(data)] == [SPAN_ID]
+    assert [(r.line, len(r.spans), r.error) for r in iter_records(data)] == [(1, 1, None)]
+
+
 def test_decode_spans_accepts_str() -> None:
     """A str record decodes like its UTF-8 bytes."""
     assert decode_spans(orjson.dumps(span_dict()).decode()) == decode_spans(orjson.dumps(span_dict()))

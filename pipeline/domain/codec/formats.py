@@ -61,7 +61,7 @@ def _sniff_json(data: bytes) -> Format | None:
     head = data[3:] if data.startswith(_BOM) else data
     head = head.lstrip(_JSON_WHITESPACE)
     if head[:1] in (b"{", b"["):
-        return "otlp_json" if b'"resourceSpans"' in data or b'"resource_spans"' in data else "obspipe_json"
+        return "otlp_json" if b'"resourceSpans"' in data else "obspipe_json"
     return None
 
 
@@ -154,6 +154,8 @@ def decode_spans(
             message names the field and why (e.g. "spans[3].trace_id: must be 32 hex characters, got 'zz'").
     """
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+    if raw[:3] == _BOM:
+        raw = raw[3:]
     media = _media_type(content_type) if content_type else None
     if media in _LINES_TYPES:
         return _decode_lines(raw, limits)
