@@ -181,7 +181,9 @@ class DashboardState:
             "alert_count": len(alerts),
         }
         self.pages.appendleft(page)
-        self.page_counts[decision] = self.page_counts.get(decision, 0) + 1
+        # A resolved notification closes a page; it is not another one.
+        counted = "resolved" if page["status"] == "resolved" else decision
+        self.page_counts[counted] = self.page_counts.get(counted, 0) + 1
         self._new_pages.append(page)
 
     def _apply_slo(self, record: dict[str, Any], ts_ms: int | None) -> None:

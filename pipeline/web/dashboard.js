@@ -139,7 +139,8 @@ function renderShifts() {
   const bw = (W - L - R) / shifts.length;
   const y = v => T + (H - T - B) * (1 - v / maxPages);
   const yr = r => T + (H - T - B) * (1 - r);
-  const g = svg("svg", {viewBox: `0 0 ${W} ${H}`, class: "shift-chart", role: "img"});
+  const g = svg("svg", {viewBox: `0 0 ${W} ${H}`, class: "shift-chart", role: "img",
+                        "aria-label": `pages per shift for ${shifts.length} shifts`});
   for (const t of [0, Math.ceil(maxPages / 2), maxPages]) {
     g.append(svg("line", {x1: L, x2: W - R, y1: y(t), y2: y(t), class: "grid"}),
              svg("text", {x: L - 6, y: y(t) + 4, class: "axis", "text-anchor": "end"}, t));
@@ -187,7 +188,8 @@ function burnChart(slo) {
   const maxV = Math.max(20, ...hist.flatMap(p => Object.values(p.burn_rates || {}).filter(v => v !== null)));
   const x = t => L + (W - L - R) * (t - t0) / (t1 - t0);
   const y = v => T + (H - T - B) * (1 - LOG(v) / LOG(maxV));
-  const g = svg("svg", {viewBox: `0 0 ${W} ${H}`, class: "burn-chart", role: "img"});
+  const g = svg("svg", {viewBox: `0 0 ${W} ${H}`, class: "burn-chart", role: "img",
+                        "aria-label": `burn rates of ${slo.slo} over time`});
   for (const t of [0, 1, 6, 14.4, maxV >= 100 ? 100 : null].filter(v => v !== null)) {
     g.append(svg("line", {x1: L, x2: W - R, y1: y(t), y2: y(t), class: t >= 1 && t !== 100 ? "threshold" : "grid"}),
              svg("text", {x: L - 4, y: y(t) + 3, class: "axis", "text-anchor": "end"}, t));
@@ -207,7 +209,8 @@ function burnChart(slo) {
 function budgetChart(slo) {
   const W = 420, H = 70, L = 36, R = 8, T = 6, B = 6;
   const hist = (slo.history || []).filter(p => p.budget_remaining !== null);
-  const g = svg("svg", {viewBox: `0 0 ${W} ${H}`, class: "budget-chart", role: "img"});
+  const g = svg("svg", {viewBox: `0 0 ${W} ${H}`, class: "budget-chart", role: "img",
+                        "aria-label": `error budget remaining of ${slo.slo} over time`});
   if (!hist.length) return g;
   const ts = hist.map((p, i) => p.t ?? i);
   const t0 = Math.min(...ts), t1 = Math.max(...ts, t0 + 1);

@@ -40,6 +40,16 @@ def test_pages_are_newest_first_with_decision_reason_and_alert() -> None:
     assert state.page_counts == {"ticket": 1, "page": 1}
 
 
+def test_resolved_notifications_are_not_counted_as_pages() -> None:
+    """A resolved notification is listed but counted under "resolved", not as another page."""
+    state = DashboardState()
+    state.apply("pages", page_record("page", "symptom", "ErrorRate", "payments", at="t1"), 1)
+    state.apply("pages", {**page_record("page", "resolved", "ErrorRate", "payments", at="t2"),
+                          "status": "resolved"}, 2)
+    assert state.page_counts == {"page": 1, "resolved": 1}
+    assert [p["status"] for p in state.pages] == ["resolved", "firing"]
+
+
 def test_drain_sends_each_new_page_but_one_update_per_view() -> None:
     """Draining yields every new page, then one coalesced event per changed view, then nothing."""
     state = DashboardState()
