@@ -1,7 +1,9 @@
-"""The alert router at run time: per-partition routers, state saved before outputs are sent.
+"""The alert router at run time: intake, then routing with state saved before outputs are sent.
 
-One `AlertPipeline` (router + shift statistics) per owned input partition; silences are shared
-and re-read from the store every few seconds. Alerts run on event time (the record's
+`AlertIntake` decodes `alerts.raw` records and forwards their alerts in bundles to the
+single-partition routing topic. `AlertRouterRuntime` keeps one `AlertPipeline` (router + shift
+statistics) per owned routing partition (in practice the one); silences are shared and re-read
+from the store every few seconds. Alerts run on event time (the record's
 timestamp); a wall-clock tick (`OBSPIPE_ALERT_TICK_S`) fires group timers such as group_wait
 when no alert arrives.
 
@@ -36,6 +38,7 @@ from typing import Any
 import orjson
 
 from pipeline.adapters.kafka.acking_producer import AckGroup, AckingProducer
+from pipeline.domain.alerting.bundle import TimedAlert, decode_bundle, encode_bundle
 from pipeline.domain.alerting.config import AlertConfig
 from pipeline.domain.alerting.model import Alert, decode_alerts
 from pipeline.domain.alerting.pipeline import AlertPipeline, Outputs
@@ -142,11 +145,11 @@ class AlertRouterRuntime:
             self._held.pop(p, None)
 
     # --- input ----------------------------------------------------------------------------------
-    def add_records(self, records: Iterable[InputRecord]) -> None:
-        """Route a batch of `alerts.raw` records (webhook payloads or single alerts), each at its
-        own event time; one state save and one ack group per partition of the batch."""
+    def add_bundles(self, records: Iterable[InputRecord]) -> None:
+        """Route a batch of routing-topic records (alert bundles from the intake), each alert at
+        its own event time; one state save and one ack group per partition of the batch."""
         batches: dict[int, tuple[Outputs, list[Any]]] = {}
-        for pos, value, key, event, ts in records:
+        for pos, value, key, event, _ts in records:
             partition = pos[1]
             self.counters.records_in += 1
             pipeline = self.partitions.get(partition)
@@ -154,12 +157,12 @@ class AlertRouterRuntime:
                 self.assign([partition])
                 pipeline = self.partitions[partition]
             try:
-                alerts = _decode(value, ts)
+                alerts = decode_bundle(value)
             except RecordError as exc:
                 self.dead_letter(pos, value, key, exc, event)
                 continue
             out, events = batches.setdefault(partition, (Outputs(), []))
-            for alert in alerts:
+            for ts, alert in alerts:
                 out.extend(pipeline.on_alert(alert, ts))
             events.append(event)
             self.counters.alerts_in += len(alerts)
@@ -266,7 +269,12 @@ class AlertRouterRuntime:
             self.silences.replace_all(self.store.silences())
 
 
-def _decode(value: bytes | None, ts: float) -> list[Alert]:
+def decode_raw(value: bytes | None, ts: float) -> list[Alert]:
+    """The alerts of one `alerts.raw` record.
+
+    Raises:
+        RecordError: empty, not JSON, or not a valid webhook payload / alert (field named).
+    """
     if not value:
         raise DecodeError("empty record (a tombstone): no alerts", field="value")
     try:
@@ -274,3 +282,34 @@ def _decode(value: bytes | None, ts: float) -> list[Alert]:
     except orjson.JSONDecodeError as exc:
         raise DecodeError(f"not JSON: {exc}", field="value") from None
     return decode_alerts(obj, default_now=ts)
+
+
+class AlertIntake:
+    """The intake stage: `alerts.raw` records (any partition, any worker) -> validated alerts,
+    one bundle per batch, on partition 0 of the single-partition routing topic. Inputs are acked
+    when their bundle is delivered; bad records go to the dead-letter policy."""
+
+    def __init__(self, producer: AckingProducer, routing_topic: str, dead_letter: DeadLetter) -> None:
+        self.producer = producer
+        self.routing_topic = routing_topic
+        self.dead_letter = dead_letter
+        self.records_in = 0
+        self.alerts_in = 0
+
+    def add_records(self, records: Iterable[InputRecord]) -> None:
+        items: list[TimedAlert] = []
+        good: list[Any] = []
+        for pos, value, key, event, ts in records:
+            self.records_in += 1
+            try:
+                alerts = decode_raw(value, ts)
+            except RecordError as exc:
+                self.dead_letter(pos, value, key, exc, event)
+                continue
+            items.extend((ts, a) for a in alerts)
+            good.append(event)
+        self.alerts_in += len(items)
+        group = self.producer.group(good)
+        if items:
+            self.producer.produce(self.routing_topic, encode_bundle(items), partition=0, group=group)
+        group.seal()

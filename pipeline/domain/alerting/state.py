@@ -18,19 +18,21 @@ from pipeline.domain.alerting.schedule import Shift
 from pipeline.domain.alerting.stats import ShiftStats
 
 
-def _alert_json(a: Alert) -> dict[str, Any]:
+def alert_to_compact(a: Alert) -> dict[str, Any]:
+    """A validated alert as a compact JSON object (state and the internal routing topic)."""
     return {"l": a.labels, "a": a.annotations, "s": a.starts_at, "e": a.ends_at, "st": a.status,
             "g": a.generator_url, "x": a.expr, "f": a.fingerprint}
 
 
-def _alert(d: dict[str, Any]) -> Alert:
+def alert_from_compact(d: dict[str, Any]) -> Alert:
+    """The inverse of `alert_to_compact` (trusted input: it was validated when first decoded)."""
     return Alert(labels=d["l"], annotations=d["a"], starts_at=d["s"], ends_at=d["e"], status=d["st"],
                  generator_url=d["g"], expr=d["x"], fingerprint=d["f"])
 
 
 def group_to_json(g: Group) -> dict[str, Any]:
     return {"key": g.key, "route": g.route.key, "next": g.next_flush, "flushed": g.flushed,
-            "noted": g.noted, "alerts": [_alert_json(a) for a, _ in g.alerts.values()]}
+            "noted": g.noted, "alerts": [alert_to_compact(a) for a, _ in g.alerts.values()]}
 
 
 def _routes(route: Route) -> Iterator[Route]:
@@ -47,7 +49,7 @@ def group_from_json(d: dict[str, Any], router: AlertRouter) -> Group | None:
         return None
     group = Group(d["key"], route, next_flush=d["next"], flushed=d["flushed"], noted=dict(d["noted"]))
     for raw in d["alerts"]:
-        alert = _alert(raw)
+        alert = alert_from_compact(raw)
         group.alerts[alert.fingerprint] = (alert, router.classifier.classify(alert))
     return group
 

@@ -11,8 +11,9 @@ from typing import Any
 import orjson
 import pytest
 
-from pipeline.adapters.alert_runtime import AlertRouterRuntime
+from pipeline.adapters.alert_runtime import AlertIntake, AlertRouterRuntime, decode_raw
 from pipeline.adapters.kafka.acking_producer import AckingProducer
+from pipeline.domain.alerting.bundle import decode_bundle, encode_bundle
 from pipeline.domain.alerting.config import build_alert_config
 from pipeline.domain.alerting.store import Changes, InMemoryAlertState, OutboxRecord, PartitionState
 from pipeline.errors import RecordError
@@ -22,6 +23,7 @@ from test_assembler_runtime import MemoryProducer
 
 ALERT = orjson.dumps({"labels": {"alertname": "HighErrorRate", "service": "api"},
                       "startsAt": "1970-01-01T00:00:00Z", "annotations": {"runbook_url": "r"}})
+BUNDLE = encode_bundle([(600.0, decode_raw(ALERT, 600.0)[0])])
 
 
 class Event:
@@ -70,7 +72,7 @@ def test_input_is_acked_after_delivery_and_state_is_saved_before() -> None:
     store = FlakyStore()
     rt, raw, _ = runtime(store)
     event = Event()
-    rt.add_records([record(ALERT, event)])
+    rt.add_bundles([record(BUNDLE, event)])
     (page_id,) = store.partitions[0].outbox  # saved before sending
     assert len(raw.pending) == 1 and not event.acked
     raw.poll()
@@ -87,7 +89,7 @@ def test_store_down_keeps_paging_and_holds_the_ack_until_it_returns() -> None:
     rt, raw, _ = runtime(store)
     store.down = True
     event = Event()
-    rt.add_records([record(ALERT, event)])
+    rt.add_bundles([record(BUNDLE, event)])
     raw.poll()
     assert len(raw.delivered) == 1 and not event.acked
     assert 0 not in store.partitions or not store.partitions[0].nflog
@@ -108,9 +110,26 @@ def test_new_owner_resends_the_outbox_with_the_same_id() -> None:
 
 
 @pytest.mark.parametrize("value", [b"", b"{nope", b'{"labels": {"a": 1}}'])
-def test_bad_records_go_to_the_dead_letter_policy(value: bytes) -> None:
-    """Empty, non-JSON and invalid alerts are handed to the dead-letter policy with a RecordError."""
-    rt, raw, dead = runtime(FlakyStore())
-    rt.add_records([record(value, Event())])
+def test_intake_dead_letters_bad_records_and_bundles_the_rest(value: bytes) -> None:
+    """Empty, non-JSON and invalid alerts go to the dead-letter policy; the good record's alert is
+    forwarded in one bundle to partition 0 of the routing topic, and acked on delivery."""
+    raw = MemoryProducer()
+    dead: list[RecordError] = []
+    intake = AlertIntake(AckingProducer(raw), "routing",  # type: ignore[arg-type]
+                         lambda pos, v, k, exc, ev: dead.append(exc))
+    good, bad = Event(), Event()
+    intake.add_records([record(ALERT, good, 5.0), record(value, bad)])
     assert len(dead) == 1 and dead[0].reason in ("decode_error", "validation_error")
-    assert raw.pending == []
+    ((topic, bundle, _key, kw, _cb),) = raw.pending
+    assert (topic, kw.get("partition")) == ("routing", 0)
+    ((ts, alert),) = decode_bundle(bundle)
+    assert (ts, alert.name) == (5.0, "HighErrorRate")
+    raw.poll()
+    assert good.acked and not bad.acked  # the bad one is acked by the dead-letter policy
+
+
+def test_corrupt_bundle_goes_to_the_dead_letter_policy() -> None:
+    """A routing-topic record that is not a bundle is dead-lettered, not routed."""
+    rt, raw, dead = runtime(FlakyStore())
+    rt.add_bundles([record(b'{"not": "a bundle"}', Event())])
+    assert [e.reason for e in dead] == ["decode_error"] and raw.pending == []
