@@ -51,8 +51,14 @@ def bundles_by_partition(
     if max_spans < 1:
         raise ValueError(f"max_spans must be >= 1, got {max_spans}")
     out: dict[int, list[list[Span]]] = {}
+    # A batch holds several spans per trace: hash each trace id once (the pure-Python FNV
+    # loop costs ~1.5 µs, a dict hit ~0.05 µs).
+    partition_of: dict[str, int] = {}
     for span in spans:
-        bundles = out.setdefault(partition_for_trace(span.trace_id, partitions), [[]])
+        partition = partition_of.get(span.trace_id)
+        if partition is None:
+            partition = partition_of[span.trace_id] = partition_for_trace(span.trace_id, partitions)
+        bundles = out.setdefault(partition, [[]])
         if len(bundles[-1]) >= max_spans:
             bundles.append([])
         bundles[-1].append(span)
