@@ -52,6 +52,16 @@ def test_dst_change_keeps_wall_clock_handoff() -> None:
     assert second is not None and second.oncall == "carol"
 
 
+def test_dst_fall_back_makes_a_25_hour_shift() -> None:
+    """Daily 09:00 Berlin handoffs: the shift over the 2026-10-25 fall-back lasts 25 h."""
+    sched = build_schedule({"rotations": [{"id": "r", "participants": ["dave"], "shift_length": "1d",
+                                           "handoff": "09:00", "time_zone": "Europe/Berlin",
+                                           "start": "2026-10-24"}]})
+    shift = sched.shift_at(ts("2026-10-25T07:59:59"))  # 08:59:59 CET on the 25th
+    assert shift is not None and shift.id == "r/2026-10-24T09:00"
+    assert (shift.start, shift.end) == (ts("2026-10-24T07:00:00"), ts("2026-10-25T08:00:00"))
+
+
 EXPLICIT = {
     "timezones": {"alice": "Europe/Berlin", "bob": "America/New_York"},
     "shifts": [
