@@ -6,6 +6,8 @@ import copy
 from typing import Any
 
 from hypothesis import strategies as st
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
 from pipeline.domain.span import SPAN_KINDS, STATUS_CODES, Span, SpanLink
 
@@ -130,6 +132,74 @@ OTLP_JSON_REQUEST: dict[str, Any] = {
 def otlp_json_request() -> dict[str, Any]:
     """A fresh deep copy of `OTLP_JSON_REQUEST`, safe to mutate."""
     return copy.deepcopy(OTLP_JSON_REQUEST)
+
+
+OTLP_TRACE_ID = "5b8efff798038103d269b633813fc60c"
+OTLP_RESOURCE = {"service.name": "checkout", "host.name": "node-7"}
+
+
+def _any(value: Any) -> AnyValue:
+    if isinstance(value, bool):
+        return AnyValue(bool_value=value)
+    if isinstance(value, int):
+        return AnyValue(int_value=value)
+    if isinstance(value, float):
+        return AnyValue(double_value=value)
+    if isinstance(value, bytes):
+        return AnyValue(bytes_value=value)
+    if isinstance(value, list):
+        return AnyValue(array_value={"values": [_any(v) for v in value]})
+    if isinstance(value, dict):
+        return AnyValue(kvlist_value={"values": [KeyValue(key=k, value=_any(v)) for k, v in value.items()]})
+    return AnyValue(string_value=value)
+
+
+def otlp_proto_request() -> ExportTraceServiceRequest:
+    """The same request as codec_samples.OTLP_JSON_REQUEST, built with the protobuf classes."""
+    attributes = {
+        "http.route": "/checkout",
+        "http.response.status_code": 500,
+        "retry.ratio": 0.25,
+        "cache.hit": False,
+        "items": ["a", 2],
+        "user": {"tier": "gold"},
+        "payload": b"\x00\x01\x02",
+    }
+    request = ExportTraceServiceRequest()
+    resource_spans = request.resource_spans.add()
+    resource_spans.resource.attributes.extend(
+        [KeyValue(key=k, value=_any(v)) for k, v in OTLP_RESOURCE.items()]
+    )
+    scope_spans = resource_spans.scope_spans.add()
+    scope_spans.scope.name = "io.opentelemetry.http"
+    first = scope_spans.spans.add(
+        trace_id=bytes.fromhex(OTLP_TRACE_ID),
+        span_id=bytes.fromhex("eee19b7ec3c1b174"),
+        name="POST /checkout",
+        kind=2,
+        start_time_unix_nano=1544712660000000000,
+        end_time_unix_nano=1544712661000000000,
+        flags=769,
+    )
+    first.attributes.extend([KeyValue(key=k, value=_any(v)) for k, v in attributes.items()])
+    first.status.code = 2
+    first.status.message = "payment declined"
+    link = first.links.add(
+        trace_id=bytes.fromhex(LINKED_TRACE_ID),
+        span_id=bytes.fromhex(LINKED_SPAN_ID),
+        trace_state="congo=t61rcWkgMzE",
+    )
+    link.attributes.append(KeyValue(key="messaging.batch", value=AnyValue(bool_value=True)))
+    scope_spans.spans.add(
+        trace_id=bytes.fromhex(OTLP_TRACE_ID),
+        span_id=bytes.fromhex("1111111111111111"),
+        parent_span_id=bytes.fromhex("eee19b7ec3c1b174"),
+        name="SELECT orders",
+        kind=3,
+        start_time_unix_nano=1544712660100000000,
+        end_time_unix_nano=1544712660200000000,
+    )
+    return request
 
 
 # --- hypothesis strategies -----------------------------------------------------------------------

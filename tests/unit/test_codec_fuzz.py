@@ -10,7 +10,7 @@ from typing import Any
 import jsonschema
 import orjson
 import pytest
-from codec_samples import json_values, otlp_json_request, span_dict, spans
+from codec_samples import json_values, otlp_json_request, otlp_proto_request, span_dict, spans
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -120,9 +120,7 @@ def test_mutated_otlp_json_raises_only_record_errors(doc: Any) -> None:
 
 @st.composite
 def _proto_mutations(draw: st.DrawFn) -> bytes:
-    from test_codec_otlp import _proto_request  # the hand-built protobuf sample
-
-    data = bytearray(_proto_request().SerializeToString())
+    data = bytearray(otlp_proto_request().SerializeToString())
     for _ in range(draw(st.integers(1, 4))):
         pos = draw(st.integers(0, len(data) - 1))
         action = draw(st.sampled_from(["flip", "insert", "delete"]))

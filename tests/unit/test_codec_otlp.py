@@ -7,11 +7,16 @@ from typing import Any
 
 import orjson
 import pytest
-from codec_samples import LINKED_SPAN_ID, LINKED_TRACE_ID, otlp_json_request
+from codec_samples import (
+    LINKED_SPAN_ID,
+    LINKED_TRACE_ID,
+    OTLP_RESOURCE,
+    OTLP_TRACE_ID,
+    otlp_json_request,
+    otlp_proto_request,
+)
 from google.protobuf import json_format
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans as otel_encode_spans
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -22,8 +27,6 @@ from pipeline.domain.codec import Limits, decode_spans
 from pipeline.domain.span import Span, SpanLink
 from pipeline.errors import DecodeError, LimitExceededError, ValidationError
 
-OTLP_TRACE_ID = "5b8efff798038103d269b633813fc60c"
-RESOURCE = {"service.name": "checkout", "host.name": "node-7"}
 PREFIX = "resourceSpans[0].scopeSpans[0].spans[0]"
 
 # The two spans of codec_samples.OTLP_JSON_REQUEST, worked out by hand from the OTLP/JSON rules.
@@ -39,7 +42,7 @@ EXPECTED = [
         kind="SERVER",
         status_code="ERROR",
         status_message="payment declined",
-        resource=RESOURCE,
+        resource=OTLP_RESOURCE,
         attributes={
             "http.route": "/checkout",
             "http.response.status_code": 500,
@@ -62,7 +65,7 @@ EXPECTED = [
         service_name="checkout",
         parent_span_id="eee19b7ec3c1b174",
         kind="CLIENT",
-        resource=RESOURCE,
+        resource=OTLP_RESOURCE,
         flags=1,
     ),
 ]
@@ -199,71 +202,9 @@ def test_otlp_json_limits_name_the_attribute() -> None:
         decode_spans(orjson.dumps(otlp_json_request()), limits=Limits(max_spans_per_record=1))
 
 
-def _any(value: Any) -> AnyValue:
-    if isinstance(value, bool):
-        return AnyValue(bool_value=value)
-    if isinstance(value, int):
-        return AnyValue(int_value=value)
-    if isinstance(value, float):
-        return AnyValue(double_value=value)
-    if isinstance(value, bytes):
-        return AnyValue(bytes_value=value)
-    if isinstance(value, list):
-        return AnyValue(array_value={"values": [_any(v) for v in value]})
-    if isinstance(value, dict):
-        return AnyValue(kvlist_value={"values": [KeyValue(key=k, value=_any(v)) for k, v in value.items()]})
-    return AnyValue(string_value=value)
-
-
-def _proto_request() -> ExportTraceServiceRequest:
-    """The same request as codec_samples.OTLP_JSON_REQUEST, built with the protobuf classes."""
-    attributes = {
-        "http.route": "/checkout",
-        "http.response.status_code": 500,
-        "retry.ratio": 0.25,
-        "cache.hit": False,
-        "items": ["a", 2],
-        "user": {"tier": "gold"},
-        "payload": b"\x00\x01\x02",
-    }
-    request = ExportTraceServiceRequest()
-    resource_spans = request.resource_spans.add()
-    resource_spans.resource.attributes.extend([KeyValue(key=k, value=_any(v)) for k, v in RESOURCE.items()])
-    scope_spans = resource_spans.scope_spans.add()
-    scope_spans.scope.name = "io.opentelemetry.http"
-    first = scope_spans.spans.add(
-        trace_id=bytes.fromhex(OTLP_TRACE_ID),
-        span_id=bytes.fromhex("eee19b7ec3c1b174"),
-        name="POST /checkout",
-        kind=2,
-        start_time_unix_nano=1544712660000000000,
-        end_time_unix_nano=1544712661000000000,
-        flags=769,
-    )
-    first.attributes.extend([KeyValue(key=k, value=_any(v)) for k, v in attributes.items()])
-    first.status.code = 2
-    first.status.message = "payment declined"
-    link = first.links.add(
-        trace_id=bytes.fromhex(LINKED_TRACE_ID),
-        span_id=bytes.fromhex(LINKED_SPAN_ID),
-        trace_state="congo=t61rcWkgMzE",
-    )
-    link.attributes.append(KeyValue(key="messaging.batch", value=AnyValue(bool_value=True)))
-    scope_spans.spans.add(
-        trace_id=bytes.fromhex(OTLP_TRACE_ID),
-        span_id=bytes.fromhex("1111111111111111"),
-        parent_span_id=bytes.fromhex("eee19b7ec3c1b174"),
-        name="SELECT orders",
-        kind=3,
-        start_time_unix_nano=1544712660100000000,
-        end_time_unix_nano=1544712660200000000,
-    )
-    return request
-
-
 def test_otlp_proto_decodes_like_the_same_otlp_json() -> None:
     """The protobuf form of the sample decodes to the same spans as its JSON form (bytes -> base64)."""
-    data = _proto_request().SerializeToString()
+    data = otlp_proto_request().SerializeToString()
     assert base64.b64encode(b"\x00\x01\x02") == b"AAEC"
     assert decode_spans(data) == EXPECTED
     assert decode_spans(data, content_type="application/x-protobuf") == EXPECTED
@@ -283,7 +224,7 @@ def test_otlp_proto_decodes_like_the_same_otlp_json() -> None:
 )
 def test_otlp_proto_errors_name_the_field(change: dict[str, Any], message: str) -> None:
     """A bad OTLP protobuf span is rejected with its path and the reason."""
-    request = _proto_request()
+    request = otlp_proto_request()
     span = request.resource_spans[0].scope_spans[0].spans[0]
     for key, value in change.items():
         setattr(span, key, value)
