@@ -65,7 +65,6 @@ class Group:
     alerts: dict[str, tuple[Alert, Classification]] = field(default_factory=dict)
     next_flush: float = 0.0
     flushed: bool = False
-    noted: dict[str, float] = field(default_factory=dict)  # fingerprint -> episode start reported
 
 
 def needs_update(entry: NotifyEntry | None, firing: set[str], resolved: set[str], *, now: float,
@@ -96,6 +95,8 @@ class AlertRouter:
         self.groups: dict[str, Group] = {}
         self.nflog: dict[str, NotifyEntry] = {}
         self.activations: dict[str, list[float]] = {}
+        # fingerprint -> start of the last episode reported as suppressed (one report per episode)
+        self.noted: dict[str, float] = {}
         self.now = float("-inf")
         self._timers: list[tuple[float, str]] = []
         self._next_sweep = float("-inf")
@@ -186,9 +187,10 @@ class AlertRouter:
                     now: float) -> list[Decision]:
         alert = item[0]
         reason, rule = muted
-        if group.noted.get(alert.fingerprint) == alert.starts_at:
-            return []  # this episode was already reported
-        group.noted[alert.fingerprint] = alert.starts_at
+        if self.noted.get(alert.fingerprint) == alert.starts_at:
+            return []  # this episode was already reported (maybe in a group since deleted)
+        self.noted[alert.fingerprint] = alert.starts_at
+        self.dirty_fps.add(alert.fingerprint)
         ident = short_hash(f"{alert.fingerprint}|{alert.starts_at}|{reason}")
         return [self._decision(group, now, id=ident, decision="suppressed", reason=reason, rule=rule,
                                status="firing", alerts=[item])]
@@ -211,7 +213,6 @@ class AlertRouter:
                 if ended - alert.starts_at < window:
                     out += self._suppressed(group, (alert, cls), ("transient", "transient-window"), now)
                 del group.alerts[fp]
-                group.noted.pop(fp, None)
                 continue
             muted = self._muted(alert, now)
             if muted is not None:
@@ -226,7 +227,6 @@ class AlertRouter:
             out += self._notify(group, entry, firing, resolved, now)
         for fp in resolved:
             del group.alerts[fp]
-            group.noted.pop(fp, None)
         group.flushed = True
         self.dirty.add(group.key)
         if not group.alerts:
@@ -278,6 +278,9 @@ class AlertRouter:
         horizon = now - self.suppression.flap_window
         for fp in [fp for fp, starts in self.activations.items() if starts[-1] <= horizon]:
             del self.activations[fp]
+            self.dirty_fps.add(fp)
+        for fp in [fp for fp, start in self.noted.items() if start < now - NFLOG_RETENTION_S]:
+            del self.noted[fp]
             self.dirty_fps.add(fp)
         for key in [k for k, e in self.nflog.items()
                     if k not in self.groups and e.at < now - NFLOG_RETENTION_S]:

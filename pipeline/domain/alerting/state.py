@@ -32,7 +32,7 @@ def alert_from_compact(d: dict[str, Any]) -> Alert:
 
 def group_to_json(g: Group) -> dict[str, Any]:
     return {"key": g.key, "route": g.route.key, "next": g.next_flush, "flushed": g.flushed,
-            "noted": g.noted, "alerts": [alert_to_compact(a) for a, _ in g.alerts.values()]}
+            "alerts": [alert_to_compact(a) for a, _ in g.alerts.values()]}
 
 
 def _routes(route: Route) -> Iterator[Route]:
@@ -47,7 +47,7 @@ def group_from_json(d: dict[str, Any], router: AlertRouter) -> Group | None:
     route = routes.get(d["route"])
     if route is None:
         return None
-    group = Group(d["key"], route, next_flush=d["next"], flushed=d["flushed"], noted=dict(d["noted"]))
+    group = Group(d["key"], route, next_flush=d["next"], flushed=d["flushed"])
     for raw in d["alerts"]:
         alert = alert_from_compact(raw)
         group.alerts[alert.fingerprint] = (alert, router.classifier.classify(alert))

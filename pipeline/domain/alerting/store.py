@@ -43,7 +43,7 @@ class PartitionState:
 
     groups: dict[str, Json] = field(default_factory=dict)
     nflog: dict[str, Json] = field(default_factory=dict)
-    activations: dict[str, list[float]] = field(default_factory=dict)
+    activations: dict[str, Json] = field(default_factory=dict)  # fp -> {starts, noted}
     stats: dict[str, Json] = field(default_factory=dict)
     outbox: dict[str, OutboxRecord] = field(default_factory=dict)
 
@@ -54,7 +54,7 @@ class Changes:
 
     groups: dict[str, Json | None] = field(default_factory=dict)
     nflog: dict[str, Json | None] = field(default_factory=dict)
-    activations: dict[str, list[float] | None] = field(default_factory=dict)
+    activations: dict[str, Json | None] = field(default_factory=dict)
     stats: dict[str, Json] = field(default_factory=dict)
     outbox: dict[str, OutboxRecord | None] = field(default_factory=dict)
 
@@ -79,8 +79,9 @@ def take_changes(router: AlertRouter, stats: PagingStats | None, shifts: set[str
         entry = router.nflog.get(key)
         changes.nflog[key] = entry_to_json(entry) if entry is not None else None
     for fp in router.dirty_fps:
-        starts = router.activations.get(fp)
-        changes.activations[fp] = list(starts) if starts is not None else None
+        starts, noted = router.activations.get(fp), router.noted.get(fp)
+        changes.activations[fp] = (None if starts is None and noted is None
+                                   else {"starts": list(starts or ()), "noted": noted})
     router.dirty.clear()
     router.dirty_fps.clear()
     if stats is not None:
@@ -157,8 +158,11 @@ def restore(router: AlertRouter, stats: PagingStats | None, state: PartitionStat
     """Load a partition's stored state into a fresh router and statistics."""
     for key, raw in state.nflog.items():
         router.nflog[key] = entry_from_json(raw)
-    for fp, starts in state.activations.items():
-        router.activations[fp] = list(starts)
+    for fp, per_fp in state.activations.items():
+        if per_fp["starts"]:
+            router.activations[fp] = list(per_fp["starts"])
+        if per_fp["noted"] is not None:
+            router.noted[fp] = per_fp["noted"]
     for raw in state.groups.values():
         group = group_from_json(raw, router)
         if group is not None:
