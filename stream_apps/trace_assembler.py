@@ -30,7 +30,7 @@ from pipeline.adapters.assembler_runtime import AssemblerRuntime
 from pipeline.adapters.observability import instrument_faust_app
 from pipeline.domain.assembly import AssemblyOptions
 from pipeline.domain.partitioning import partition_for_trace
-from pipeline.domain.trace_index import InMemoryTraceIndex, TraceIndex
+from pipeline.domain.trace_index import TraceIndex
 from pipeline.domain.windows import Position, TraceWindows, WindowOptions
 from pipeline.errors import RecordError
 from pipeline.settings import Settings
@@ -38,26 +38,30 @@ from stream_apps.common import AppRuntime, build_runtime
 
 NAME = "trace-assembler"
 SHUTDOWN_FLUSH_S = 10.0
+END_OFFSETS_TIMEOUT_S = 5.0
 log = logging.getLogger(__name__)
 
 
-def build_trace_index(settings: Settings) -> TraceIndex:
-    """The Redis trace index of OBSPIPE_REDIS_URL, or an in-memory one (with a warning)."""
-    if settings.trace_index_enabled and settings.redis_url:
-        from pipeline.adapters.redis.trace_index import RedisTraceIndex
+def build_trace_index(settings: Settings) -> TraceIndex | None:
+    """The Redis trace index of OBSPIPE_REDIS_URL; None if disabled or no Redis is configured.
 
-        return RedisTraceIndex.from_url(
-            settings.redis_url,
-            prefix=settings.trace_index_prefix,
-            ttl_s=settings.trace_index_ttl_s,
-            recent_max=settings.trace_index_recent_max,
-            buffer_max=settings.trace_index_buffer_max,
-        ).start()
-    if settings.trace_index_enabled:
-        log.warning(
-            "no OBSPIPE_REDIS_URL: the trace index is in memory (not shared, no replay reconciliation)"
-        )
-    return InMemoryTraceIndex(settings.trace_index_recent_max)
+    Without an index, traces are still assembled and emitted, but nothing is queryable and a
+    replay after a crash cannot be reconciled (duplicates then differ only by completeness).
+    """
+    if not settings.trace_index_enabled:
+        return None
+    if not settings.redis_url:
+        log.warning("no OBSPIPE_REDIS_URL: running without the trace index")
+        return None
+    from pipeline.adapters.redis.trace_index import RedisTraceIndex
+
+    return RedisTraceIndex.from_url(
+        settings.redis_url,
+        prefix=settings.trace_index_prefix,
+        ttl_s=settings.trace_index_ttl_s,
+        recent_max=settings.trace_index_recent_max,
+        buffer_max=settings.trace_index_buffer_max,
+    ).start()
 
 
 def build_assembler(
@@ -99,6 +103,20 @@ def build_assembler(
     def now() -> float:
         return asyncio.get_running_loop().time()
 
+    async def end_offsets(tps: list[Any]) -> dict[int, dict[str, int]] | None:
+        """partition -> topic -> end offset now; None if the broker does not say in time."""
+        if not tps:
+            return None
+        try:
+            ends = await asyncio.wait_for(app.consumer.highwaters(*tps), END_OFFSETS_TIMEOUT_S)
+        except Exception as exc:  # fall back to time-based replay suspicion
+            log.warning("%s: end offsets unavailable (%r); replay reconciliation is time-based", NAME, exc)
+            return None
+        out: dict[int, dict[str, int]] = {}
+        for tp, end in ends.items():
+            out.setdefault(tp.partition, {})[tp.topic] = int(end)
+        return out
+
     @app.agent(spans_topic)
     async def assemble_spans(stream: Any) -> None:
         async for event in stream.noack().events():
@@ -122,8 +140,9 @@ def build_assembler(
 
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]
     async def _assigned(_app: Any, assigned: Any, **_: Any) -> None:
-        owned = {tp.partition for tp in assigned if tp.topic in input_topics}
-        runtime.assign(owned, now())
+        mine = [tp for tp in assigned if tp.topic in input_topics]
+        owned = {tp.partition for tp in mine}
+        runtime.assign(owned, now(), await end_offsets(mine))
         stats = runtime.windows.stats
         log.info(
             "%s: assigned partitions %s (so far: %d traces out, replays suppressed %d, merged %d)",

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -83,6 +83,7 @@ class _Delivered:
     runtime: AssemblerRuntime
     released: Released
     record: dict[str, Any]
+    encoded: bytes
 
     def ack(self) -> None:
         self.runtime._delivered(self)
@@ -154,10 +155,14 @@ class AssemblerRuntime:
                 self.ack(handle)
 
     # ---- partitions ---------------------------------------------------------------------
-    def assign(self, partitions: Iterable[int], now: float) -> None:
+    def assign(
+        self, partitions: Iterable[int], now: float, end_offsets: Mapping[int, dict[str, int]] | None = None
+    ) -> None:
+        """Own `partitions` from now; `end_offsets` (partition -> topic -> end offset at
+        assignment) narrows replay reconciliation to the records a previous owner may have seen."""
         for p in partitions:
             self._assigned.add(p)
-            self.windows.assign_partition(p, now)
+            self.windows.assign_partition(p, now, (end_offsets or {}).get(p))
 
     def revoke(self, partitions: Iterable[int]) -> None:
         """Discard the partitions' windows and pending acks: the next owner replays them."""
@@ -234,12 +239,11 @@ class AssemblerRuntime:
             extra_diagnostics=rel.diagnostics,
         )
         outgoing = outgoing_links(record)
-        group = self.producer.group([_Delivered(self, rel, record)])
+        encoded = orjson.dumps(record)
+        group = self.producer.group([_Delivered(self, rel, record, encoded)])
         headers = [(RELEASED_AT_HEADER, str(self.wall_ns()).encode())]
         produce = self.producer.produce
-        produce(
-            self.topic_traces, orjson.dumps(record), key=rel.trace_id.encode(), headers=headers, group=group
-        )
+        produce(self.topic_traces, encoded, key=rel.trace_id.encode(), headers=headers, group=group)
         for target, value in outgoing:
             produce(
                 self.topic_links,
@@ -259,7 +263,7 @@ class AssemblerRuntime:
             self.metrics.spans_out.inc(n_spans)
         self._settle(done.released.positions)
         if self.index is not None:
-            self.index.put(done.record)
+            self.index.put(done.record, done.encoded)
 
     def _settle(self, positions: Iterable[Position]) -> None:
         for pos in self.windows.settle(positions):

@@ -44,8 +44,13 @@ class TraceIndex(Protocol):
 
     stats: IndexStats
 
-    def put(self, trace: AssembledTrace) -> None:
-        """Queue a trace for writing; never blocks, never raises for an unreachable store."""
+    def put(self, trace: AssembledTrace, encoded: bytes | None = None) -> None:
+        """Queue a trace for writing; never blocks, never raises for an unreachable store.
+
+        Args:
+            trace: the assembled record.
+            encoded: the record as JSON bytes, if the caller has them already.
+        """
 
     def get(self, trace_id: str) -> dict[str, Any] | None:
         """The highest revision stored for `trace_id`, or None."""
@@ -104,7 +109,7 @@ class InMemoryTraceIndex:
         self._links: dict[str, dict[tuple[str, str, str], dict[str, str]]] = {}
         self._closed = False
 
-    def put(self, trace: AssembledTrace) -> None:
+    def put(self, trace: AssembledTrace, encoded: bytes | None = None) -> None:
         if self._closed:
             self.stats.rejected += 1
             return

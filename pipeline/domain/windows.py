@@ -43,7 +43,10 @@ class WindowOptions:
     # A new window opened this soon after its partition was assigned may be the replayed tail
     # of a trace a previous owner already emitted (its records were not yet committed). The
     # previous owner held a trace for at most max_trace_age + idle, plus a commit interval.
+    # When the partition's end offsets at assignment are known, only records below them are
+    # replays, plus those arriving within replay_tail_s (a watermark may be a batch short).
     replay_suspect_s: float = 45.0
+    replay_tail_s: float = 5.0
 
     def __post_init__(self) -> None:
         for name in ("idle_timeout_s", "max_trace_age_s"):
@@ -202,6 +205,7 @@ class TraceWindows:
         self._cache_spans = 0
         self._released_ids: OrderedDict[str, int] = OrderedDict()  # trace_id -> last revision
         self._assigned_at: dict[int, float] = {}
+        self._end_offsets: dict[int, dict[str, int]] = {}  # partition -> topic -> end at assignment
         self._pending_links: OrderedDict[str, tuple[int, list[LinkRef]]] = OrderedDict()
 
     # ---- introspection ------------------------------------------------------------------
@@ -229,9 +233,18 @@ class TraceWindows:
         return self._released_ids.get(trace_id)
 
     # ---- partitions ---------------------------------------------------------------------
-    def assign_partition(self, partition: int, now: float) -> None:
-        """Note that this worker now owns `partition` (its replayed records come first)."""
+    def assign_partition(self, partition: int, now: float, end_offsets: dict[str, int] | None = None) -> None:
+        """Note that this worker now owns `partition` (its replayed records come first).
+
+        Args:
+            end_offsets: topic -> the partition's end offset when it was assigned, if known;
+                records at or above it cannot have been seen by a previous owner.
+        """
         self._assigned_at[partition] = now
+        if end_offsets:
+            self._end_offsets[partition] = dict(end_offsets)
+        else:
+            self._end_offsets.pop(partition, None)
 
     def drop_partition(self, partition: int) -> int:
         """Discard everything of a revoked partition without emitting it; returns spans dropped.
@@ -240,6 +253,7 @@ class TraceWindows:
         late cache of the partition goes too, since the new owner may emit newer revisions.
         """
         self._assigned_at.pop(partition, None)
+        self._end_offsets.pop(partition, None)
         dropped = 0
         for trace_id in [t for t, w in self._open.items() if w.partition == partition]:
             window = self._open.pop(trace_id)
@@ -260,7 +274,6 @@ class TraceWindows:
     # ---- input --------------------------------------------------------------------------
     def add_spans(self, position: Position, spans: Iterable[Span], now: float) -> None:
         """Add the spans of one input record (a bundle), all from `position`'s partition."""
-        partition = position[1]
         by_trace: dict[str, list[Span]] = {}
         for span in spans:
             group = by_trace.get(span.trace_id)
@@ -272,7 +285,7 @@ class TraceWindows:
         for trace_id, group in by_trace.items():
             window = self._open.get(trace_id)
             if window is None:
-                window = self._reopen_or_create(trace_id, partition, group, now)
+                window = self._reopen_or_create(trace_id, position, group, now)
                 if window is None:
                     continue
             else:
@@ -356,8 +369,9 @@ class TraceWindows:
         return window
 
     def _reopen_or_create(
-        self, trace_id: str, partition: int, group: list[Span], now: float
+        self, trace_id: str, position: Position, group: list[Span], now: float
     ) -> _Window | None:
+        partition = position[1]
         cached = self._cache.get(trace_id)
         if cached is not None and cached.released_at + self.options.late_grace_s < now:
             self._evict_cached(trace_id)
@@ -389,9 +403,19 @@ class TraceWindows:
                 )
             )
             return window
-        assigned = self._assigned_at.get(partition)
-        window.suspect = assigned is not None and now - assigned < self.options.replay_suspect_s
+        window.suspect = self._maybe_replayed(position, now)
         return window
+
+    def _maybe_replayed(self, position: Position, now: float) -> bool:
+        topic, partition, offset = position
+        assigned = self._assigned_at.get(partition)
+        if assigned is None:
+            return False
+        since = now - assigned
+        ends = self._end_offsets.get(partition)
+        if ends is not None and topic in ends:
+            return offset < ends[topic] or since < self.options.replay_tail_s
+        return since < self.options.replay_suspect_s
 
     # ---- release ------------------------------------------------------------------------
     def release_due(self, now: float) -> list[Released]:

@@ -244,3 +244,14 @@ def test_invalid_options_name_the_field() -> None:
     """A non-positive idle timeout is rejected with the field's name."""
     with pytest.raises(ValueError, match="idle_timeout_s"):
         WindowOptions(idle_timeout_s=0)
+
+
+def test_with_end_offsets_only_older_records_are_replay_suspects() -> None:
+    """Given the end offset at assignment, records below it are suspects; later ones only in the tail window."""
+    w = store(replay_suspect_s=60.0, replay_tail_s=2.0)
+    w.assign_partition(0, now=0.0, end_offsets={SPANS: 10})
+    w.add_spans((SPANS, 0, 9), [span(T1, 1)], now=3.0)  # below the end: replayed
+    w.add_spans((SPANS, 0, 10), [span(T2, 1)], now=1.0)  # new, but within the tail window
+    w.add_spans((SPANS, 0, 11), [span(T3, 1)], now=3.0)  # new
+    flags = {r.trace_id: r.replay_suspect for r in w.release_due(100.0)}
+    assert flags == {T1: True, T2: True, T3: False}

@@ -22,6 +22,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -41,7 +42,22 @@ redis.call('EXPIRE', KEYS[1], ARGV[3])
 return 1
 """
 
-_BATCH = 200  # traces per pipelined round trip
+_BATCH = 500  # traces per pipelined round trip
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    """One buffered write: the encoded record plus what the secondary indexes need."""
+
+    trace_id: str
+    revision: int
+    payload: bytes
+    start_ms: int
+    services: list[str]
+    has_errors: bool
+    links: list[tuple[str, dict[str, str]]]
+
+
 _BACKOFF_MIN_S = 0.05
 _BACKOFF_MAX_S = 2.0
 
@@ -64,12 +80,12 @@ class RedisTraceIndex:
         self.recent_max = recent_max
         self.buffer_max = buffer_max
         self.stats = IndexStats()
-        self._buffer: deque[bytes] = deque()
+        self._buffer: deque[_Entry] = deque()
         self._cond = threading.Condition()
         self._inflight = 0
         self._closed = False
         self._thread: threading.Thread | None = None
-        self._script = client.register_script(_PUT_TRACE)
+        self._sha: str | None = None  # of _PUT_TRACE, loaded by the writer (again after any failure)
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> RedisTraceIndex:
@@ -84,16 +100,21 @@ class RedisTraceIndex:
         return self
 
     # ---- writes -------------------------------------------------------------------------
-    def put(self, trace: AssembledTrace) -> None:
+    def put(self, trace: AssembledTrace, encoded: bytes | None = None) -> None:
         if self._closed:
             self.stats.rejected += 1
             return
-        payload = orjson.dumps(trace)
+        services, has_errors, links = index_entries(trace)
+        start_ms = int((trace.get("summary") or {}).get("start_time_unix_nano") or 0) // 1_000_000
+        entry = _Entry(
+            str(trace["trace_id"]), int(trace["revision"]), encoded or orjson.dumps(trace),
+            start_ms, services, has_errors, links,
+        )  # fmt: skip
         with self._cond:
             if len(self._buffer) >= self.buffer_max:
                 self._buffer.popleft()
                 self.stats.overflow += 1
-            self._buffer.append(payload)
+            self._buffer.append(entry)
             self._cond.notify()
 
     def _run(self) -> None:
@@ -108,7 +129,7 @@ class RedisTraceIndex:
                 self._inflight = len(batch)
             try:
                 self._write(batch)
-            except (redis.RedisError, OSError) as exc:
+            except (redis.RedisError, OSError) as exc:  # incl. NOSCRIPT after a Redis restart
                 with self._cond:
                     self.stats.retries += 1
                     # Back to the front, within the bound; what does not fit is the oldest.
@@ -117,6 +138,7 @@ class RedisTraceIndex:
                     self.stats.overflow += len(batch) - len(keep)
                     self._buffer.extendleft(reversed(keep))
                     self._inflight = 0
+                    self._sha = None  # Redis may have restarted with an empty script cache
                     closed = self._closed
                 if closed:
                     return
@@ -129,38 +151,38 @@ class RedisTraceIndex:
                 self._inflight = 0
                 self._cond.notify_all()
 
-    def _write(self, batch: list[bytes]) -> None:
+    def _write(self, batch: list[_Entry]) -> None:
+        """One pipelined round trip: a guarded HSET per trace, then the secondary indexes
+        grouped per key (one ZADD per service, not per trace: the Python cost is per command)."""
         p = self.prefix
-        now_ms = int(time.time() * 1000)
+        if self._sha is None:
+            self._sha = str(self.client.script_load(_PUT_TRACE))
         pipe = self.client.pipeline(transaction=False)
-        touched: set[str] = set()
-        script_results: list[int] = []  # where each trace's script result lands in the replies
-        for payload in batch:
-            trace = orjson.loads(payload)
-            trace_id = trace["trace_id"]
-            script_results.append(len(pipe.command_stack))
-            self._script(
-                keys=[f"{p}:trace:{trace_id}"],
-                args=[int(trace["revision"]), payload, self.ttl_s],
-                client=pipe,
-            )
-            services, has_errors, links = index_entries(trace)
-            start_ms = int((trace.get("summary") or {}).get("start_time_unix_nano") or 0) // 1_000_000
-            for service in services:
-                pipe.zadd(f"{p}:recent:{service}", {trace_id: start_ms})
-                touched.add(f"{p}:recent:{service}")
-                if has_errors:
-                    pipe.zadd(f"{p}:errors:{service}", {trace_id: start_ms})
-                    touched.add(f"{p}:errors:{service}")
-                pipe.zadd(f"{p}:services", {service: now_ms})
-            for target, entry in links:
-                key = f"{p}:links-in:{target}"
-                pipe.sadd(key, orjson.dumps(entry, option=orjson.OPT_SORT_KEYS))
-                pipe.expire(key, self.ttl_s)
-        for key in touched:
+        recent: dict[str, dict[str, int]] = {}
+        links_in: dict[str, set[bytes]] = {}
+        services: set[str] = set()
+        for e in batch:
+            pipe.evalsha(self._sha, 1, f"{p}:trace:{e.trace_id}", e.revision, e.payload, self.ttl_s)
+            for service in e.services:
+                services.add(service)
+                recent.setdefault(f"{p}:recent:{service}", {})[e.trace_id] = e.start_ms
+                if e.has_errors:
+                    recent.setdefault(f"{p}:errors:{service}", {})[e.trace_id] = e.start_ms
+            for target, link in e.links:
+                links_in.setdefault(f"{p}:links-in:{target}", set()).add(
+                    orjson.dumps(link, option=orjson.OPT_SORT_KEYS)
+                )
+        for key, members in recent.items():
+            pipe.zadd(key, members)
             pipe.zremrangebyrank(key, 0, -self.recent_max - 1)
+        if services:
+            now_ms = int(time.time() * 1000)
+            pipe.zadd(f"{p}:services", dict.fromkeys(services, now_ms))
+        for key, link_members in links_in.items():
+            pipe.sadd(key, *link_members)
+            pipe.expire(key, self.ttl_s)
         results = pipe.execute()
-        stale = sum(1 for i in script_results if results[i] == 0)
+        stale = sum(1 for r in results[: len(batch)] if r == 0)
         self.stats.stale += stale
         self.stats.written += len(batch) - stale
 
