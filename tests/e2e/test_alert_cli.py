@@ -126,3 +126,21 @@ def test_tail_prints_records_of_alerts_pages(kafka: KafkaTestClient, kafka_boots
     result = run(["alerts", "tail", "--from-beginning", "--max", "2", "--timeout", "60"], env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == values
+
+
+def test_shipped_examples_replay() -> None:
+    """examples/alerting replays as docs/alerting.md describes: SLO page, CPU blip suppressed,
+    resolution, crash-loop ticket, batch page, and the over-target meta-alert ticket for bob's shift."""
+    ex = Path(__file__).resolve().parents[2] / "examples" / "alerting"
+    result = run(["alerts", "replay", "--config", str(ex / "alerts.yaml"),
+                  "--schedule", str(ex / "schedule.yaml"), str(ex / "alerts.jsonl")])
+    assert result.returncode == 0, result.stderr
+    out = [orjson.loads(x) for x in result.stdout.splitlines()]
+    decisions = [(o["decision"], o["status"], o["alerts"][0]["labels"]["alertname"])
+                 for o in out if o["schema"] == "alert_decision/v1"]
+    assert decisions == [
+        ("page", "firing", "SLOBurnRate"), ("suppressed", "firing", "HighCPUUsage"),
+        ("page", "resolved", "SLOBurnRate"), ("ticket", "firing", "KubePodCrashLooping"),
+        ("page", "firing", "BatchDeadlineMissed"), ("ticket", "firing", "OncallLoadOverTarget")]
+    (shift,) = [o for o in out if o["schema"] == "oncall_stats/v1"]
+    assert (shift["oncall"], shift["pages"], shift["incidents"], shift["over_target"]) == ("bob", 2, 2, True)

@@ -34,10 +34,20 @@ class AlertPipeline:
         self.stats = stats
 
     def on_alert(self, alert: Alert, now: float) -> Outputs:
-        return self._count(self.router.on_alert(alert, now))
+        out = self.tick(now)
+        out.extend(self._count(self.router.on_alert(alert, now)))
+        return out
 
     def tick(self, now: float) -> Outputs:
-        return self._count(self.router.tick(now))
+        """Fire due timers one due time at a time, so that a meta-alert raised by a decision enters
+        the router at that decision's time, not at `now`."""
+        out = Outputs()
+        due = self.router.next_due()
+        while due is not None and due <= now:
+            out.extend(self._count(self.router.tick(due)))
+            due = self.router.next_due()
+        out.extend(self._count(self.router.tick(now)))
+        return out
 
     def _count(self, decisions: list[Decision]) -> Outputs:
         out = Outputs(decisions)

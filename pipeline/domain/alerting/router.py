@@ -143,6 +143,16 @@ class AlertRouter:
             self._sweep(now)
         return out
 
+    def next_due(self) -> float | None:
+        """When the earliest group timer fires (None: no timer), skipping superseded entries."""
+        while self._timers:
+            due, key = self._timers[0]
+            group = self.groups.get(key)
+            if group is not None and group.next_flush == due:
+                return due
+            heapq.heappop(self._timers)
+        return None
+
     # --- internals --------------------------------------------------------------------------
     def _advance(self, now: float) -> float:
         self.now = max(self.now, now)
