@@ -39,7 +39,7 @@ from pipeline.testing.otlp import otlp_request_bytes
 
 N_SPANS = 30_000
 BUNDLE = 500
-REPEATS = 5
+REPEATS = 7
 GC_GEN0_THRESHOLD = 50_000  # as stream_apps/common.py
 PROTO = "application/x-protobuf"
 
