@@ -3,7 +3,10 @@ person, a flapping CPU alert suppressed, a silence stopping a page, bad records 
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -19,7 +22,7 @@ from pipeline.adapters.redis.alert_state import RedisAlertState
 from pipeline.domain.alerting.silences import new_silence
 from pipeline.settings import Settings
 from pipeline.testing.kafka import KafkaTestClient, Record
-from pipeline.testing.workers import WorkerProcess
+from pipeline.testing.workers import WorkerProcess, settings_env
 
 pytestmark = [pytest.mark.timeout(300)]
 # No key: records spread over both partitions of alerts.raw; the intake forwards them to the
@@ -129,3 +132,12 @@ def test_slo_page_flapping_cpu_and_silence(
     assert orjson.loads(dlq[0].value or b"{}")["reason"] == "decode_error"
     last = orjson.loads(stats[-1].value or b"{}")
     assert last["shift_id"] == "today" and last["oncall"] == "alice" and last["pages"] >= 1
+    # `obspipe oncall stats` without arguments reads the current shift's figures from Redis.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OBSPIPE_")}
+    env.update(settings_env(settings))
+    cli = subprocess.run([str(Path(sys.executable).with_name("obspipe")), "oncall", "stats"], env=env,
+                         capture_output=True, timeout=60, check=False)
+    assert cli.returncode == 0, cli.stderr
+    current = orjson.loads(cli.stdout)
+    assert (current["shift_id"], current["pages"]) == ("today", last["pages"])
+    assert current["suppressed"].get("silenced") == 1
