@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pipeline.domain.span import Span
+from pipeline.domain.span import SPAN_KINDS, STATUS_CODES, Span, SpanKind, StatusCode
 
 Reason = Literal["idle", "max_age", "max_spans", "memory_pressure", "shutdown", "late_update", "links_update"]
 
@@ -24,6 +24,12 @@ Reason = Literal["idle", "max_age", "max_spans", "memory_pressure", "shutdown", 
 Position = tuple[str, int, int]
 
 LinkRef = dict[str, str]  # {"trace_id", "span_id", "linked_span_id"}: one incoming link
+
+# Distinct (service, host) resources shared by open spans; past this the table starts over
+# (sharing is an optimisation: a cleared table only costs memory until it refills).
+_MAX_SHARED_RESOURCES = 4_096
+_KINDS: dict[str, SpanKind] = {k: k for k in SPAN_KINDS}
+_STATUSES: dict[str, StatusCode] = {c: c for c in STATUS_CODES}
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,6 +213,7 @@ class TraceWindows:
         self._assigned_at: dict[int, float] = {}
         self._end_offsets: dict[int, dict[str, int]] = {}  # partition -> topic -> end at assignment
         self._pending_links: OrderedDict[str, tuple[int, list[LinkRef]]] = OrderedDict()
+        self._resources: dict[tuple[str, Any], dict[str, Any]] = {}
 
     # ---- introspection ------------------------------------------------------------------
     @property
@@ -291,6 +298,7 @@ class TraceWindows:
             else:
                 self._open.move_to_end(trace_id)
                 window.last_arrival = now
+            self._compact(window.trace_id, group)
             window.spans.extend(group)
             window.span_count += len(group)
             self._open_spans += len(group)
@@ -300,6 +308,29 @@ class TraceWindows:
             if window.span_count >= self.options.max_spans_per_trace:
                 self._full.append(trace_id)
         self._hold(position, holders)
+
+    def _compact(self, trace_id: str, group: list[Span]) -> None:
+        """Share what spans of one process have in common, for memory (DESIGN.md §4 bounds RSS).
+
+        Decoded spans each carry their own copy of the resource dict, trace id and kind/status
+        strings (~500 of the ~1,700 bytes a span costs). Equal resources of the same service and
+        host become one shared dict (spans never mutate their resource), the trace id one
+        string per trace, and kind/status the module's constants.
+        """
+        shared_resources = self._resources
+        for span in group:
+            span.trace_id = trace_id
+            res = span.resource
+            key = (span.service_name, res.get("host.name"))
+            shared = shared_resources.get(key)
+            if shared is None or (shared is not res and shared != res):
+                if len(shared_resources) >= _MAX_SHARED_RESOURCES:
+                    shared_resources.clear()
+                shared_resources[key] = res
+            else:
+                span.resource = shared
+            span.kind = _KINDS.get(span.kind, span.kind)
+            span.status_code = _STATUSES.get(span.status_code, span.status_code)
 
     def add_links(self, position: Position, links: Sequence[IncomingLink], now: float) -> None:
         """Add incoming links (records of obspipe.links) for traces of `position`'s partition."""

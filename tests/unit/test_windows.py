@@ -247,7 +247,7 @@ def test_invalid_options_name_the_field() -> None:
 
 
 def test_with_end_offsets_only_older_records_are_replay_suspects() -> None:
-    """Given the end offset at assignment, records below it are suspects; later ones only in the tail window."""
+    """Given the end offset at assignment, older records are suspects; newer ones only in the tail window."""
     w = store(replay_suspect_s=60.0, replay_tail_s=2.0)
     w.assign_partition(0, now=0.0, end_offsets={SPANS: 10})
     w.add_spans((SPANS, 0, 9), [span(T1, 1)], now=3.0)  # below the end: replayed
@@ -255,3 +255,15 @@ def test_with_end_offsets_only_older_records_are_replay_suspects() -> None:
     w.add_spans((SPANS, 0, 11), [span(T3, 1)], now=3.0)  # new
     flags = {r.trace_id: r.replay_suspect for r in w.release_due(100.0)}
     assert flags == {T1: True, T2: True, T3: False}
+
+
+def test_open_spans_of_one_process_share_their_resource() -> None:
+    """Equal resources of spans from the same service and host are stored once; different ones are kept."""
+    w = store()
+    res = {"service.name": "svc", "host.name": "h1"}
+    a, b, c = span(T1, 1), span(T1, 2), span(T2, 1)
+    a.resource, b.resource = dict(res), dict(res)
+    c.resource = {"service.name": "svc", "host.name": "h1", "extra": 1}
+    w.add_spans((SPANS, 0, 0), [a, b, c], now=0.0)
+    assert a.resource is b.resource and a.resource == res
+    assert c.resource == {"service.name": "svc", "host.name": "h1", "extra": 1}
