@@ -47,7 +47,10 @@ def _summary(work: WorkingTrace) -> dict[str, Any]:
             "error_count": 0,
         }
     # The main root: the first root (tree order) that has no parent at all, else the first root.
-    main = next((r for r in work.roots if not spans[r].parent_span_id), work.roots[0])
+    roots = work.roots
+    main = roots[0]
+    if spans[main].parent_span_id:  # an orphan or a cycle cut comes first: prefer a real root
+        main = next((r for r in roots if not spans[r].parent_span_id), main)
     first = min(work.start)
     return {
         "root_service": spans[main].service_name,

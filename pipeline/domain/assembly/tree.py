@@ -55,10 +55,10 @@ def collapse_duplicates(trace_id: str, spans: Sequence[Span], options: AssemblyO
     if len(set(starts)) < len(starts):  # equal starts: order those by span id too
         ordered = sorted(spans, key=_RAW_ORDER)
         starts = [s.start_time_unix_nano for s in ordered]
-    ids = [s.span_id for s in ordered]
-    index = dict(zip(ids, range(len(ids)), strict=False))  # equal lengths; strict=True costs 1 us
-    if len(index) == len(ids):  # the common case: no span id seen twice
-        work = WorkingTrace(trace_id, options, ordered, ids, [0] * len(ids), index)
+    index = {s.span_id: i for i, s in enumerate(ordered)}
+    n = len(ordered)
+    if len(index) == n:  # the common case: no span id seen twice
+        work = WorkingTrace(trace_id, options, ordered, list(index), [0] * n, index)
         work.start = starts  # raw for now; `walk_tree` adjusts them in place
         return work
     copies: dict[str, list[Span]] = {}
