@@ -118,7 +118,8 @@ def build_app(name: str, settings: Settings, *, bootstrap: str | None = None, **
 def build_runtime(name: str, settings: Settings, *, bootstrap: str | None = None) -> AppRuntime:
     """`build_app` plus an acking producer and the dead-letter policy, wired to the app's lifecycle.
 
-    - start: the producer's poll task starts; GC is tuned once start-up garbage is frozen.
+    - start: the producer's poll task starts; the root logger is put back to the worker's
+      level; GC is tuned once start-up garbage is frozen.
     - partitions revoked: the producer is flushed so deliveries ack their inputs before the
       rebalance commits.
     - shutdown: the producer is flushed, then the consumer commits once more (faust's own
@@ -141,6 +142,7 @@ def build_runtime(name: str, settings: Settings, *, bootstrap: str | None = None
 
     async def start_runtime() -> None:
         await producer.start()
+        reset_root_logger()
         tune_gc()
 
     async def flush_on_revoke(_sender: Any, *_args: Any, **_kwargs: Any) -> None:
@@ -167,6 +169,19 @@ def tune_gc() -> None:
     gc.set_threshold(GC_GEN0_THRESHOLD, gen1, gen2)
 
 
-def reset_root_logger(level: int | str) -> None:
-    """faust leaves the root logger at DEBUG even with `-l warn`; put it back after start."""
-    logging.getLogger().setLevel(level)
+def reset_root_logger(level: int | str | None = None) -> None:
+    """faust leaves the root logger at DEBUG even with `-l warn`; put it back after start.
+
+    Without `level`, the root logger gets the lowest level of its handlers (the level the
+    worker was started with), so DEBUG records are no longer built only to be dropped. faust's
+    terminal spinner handler sits at DEBUG but only animates; it does not count.
+    """
+    root = logging.getLogger()
+    if level is None:
+        levels = [
+            h.level for h in root.handlers if h.level > logging.NOTSET and "Spinner" not in type(h).__name__
+        ]
+        if not levels:
+            return
+        level = min(levels)
+    root.setLevel(level)
