@@ -18,12 +18,17 @@ from __future__ import annotations
 from pipeline.domain.assembly.model import NO_PARENT, WorkingTrace
 
 
+def _nothing_to_clamp(work: WorkingTrace) -> bool:
+    """No child sticks out of its parent and none is asynchronous: steps 1-2 change nothing."""
+    return not work.children_overflow and not work.async_children
+
+
 def _clamp(work: WorkingTrace) -> tuple[list[int], list[int], list[bool]]:
     """Steps 1-2: clamped start/end of every span, and whether it is still in the tree."""
     parent = work.parent
     alive = [True] * len(work.start)
-    if not work.children_overflow and not work.async_children:
-        return work.start, work.end, alive  # nothing to clamp or drop: the common case
+    if _nothing_to_clamp(work):  # the common case
+        return work.start, work.end, alive
     cs, ce = work.start[:], work.end[:]
     for c in work.async_children:
         if parent[c] != NO_PARENT:  # a cycle cut may have made it a root; roots stay
@@ -54,6 +59,7 @@ def _clamp(work: WorkingTrace) -> tuple[list[int], list[int], list[bool]]:
 def compute_critical_path(work: WorkingTrace) -> WorkingTrace:
     """Fill `critical_path` (root by root, each in time order) and `on_critical_path`."""
     cs, ce, alive = _clamp(work)
+    everyone_alive = _nothing_to_clamp(work)
     n = len(cs)
     parent, children = work.parent, work.children
     on_path = [False] * n
@@ -73,7 +79,8 @@ def compute_critical_path(work: WorkingTrace) -> WorkingTrace:
             if kids is None:
                 kids = children[cur]
                 if len(kids) > 1:
-                    kids = sorted([c for c in kids if alive[c]], key=ce.__getitem__, reverse=True)
+                    live = kids if everyone_alive else [c for c in kids if alive[c]]
+                    kids = sorted(live, key=ce.__getitem__, reverse=True)
                 elif kids and not alive[kids[0]]:
                     kids = []
                 by_end[cur] = kids
