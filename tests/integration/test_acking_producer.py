@@ -10,7 +10,7 @@ import pytest
 
 from pipeline.adapters.kafka.acking_producer import AckingProducer
 from pipeline.adapters.kafka.dlq import DeadLetters
-from pipeline.errors import DecodeError
+from pipeline.errors import DecodeError, InfrastructureError
 from pipeline.settings import Settings
 from pipeline.testing.kafka import KafkaTestClient
 
@@ -63,6 +63,7 @@ def test_failed_delivery_leaves_inputs_unacked_and_reports_fatal(
     producer.flush(30)
     assert event.acks == 0
     assert producer.stats.failed == 1 and len(fatal) == 1
+    assert isinstance(fatal[0], InfrastructureError) and topic in str(fatal[0])
 
 
 def test_poll_task_delivers_without_explicit_flush(

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from confluent_kafka import KafkaError, Message, Producer
 
 from pipeline.adapters.kafka.config import producer_config
+from pipeline.errors import InfrastructureError
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -196,7 +197,7 @@ class AckingProducer:
                 self.stats.failed += 1
                 log.error("delivery to %s failed: %s", msg.topic(), err)
                 if self._on_fatal is not None:
-                    self._on_fatal(RuntimeError(f"delivery to {msg.topic()} failed: {err}"))
+                    self._on_fatal(InfrastructureError(f"delivery to {msg.topic()} failed: {err}"))
             if group is not None:
                 group.delivered(err is None)
 
