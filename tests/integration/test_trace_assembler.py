@@ -20,6 +20,7 @@ from pipeline.domain.partitioning import partition_for_trace
 from pipeline.domain.span import Span, SpanLink
 from pipeline.settings import Settings
 from pipeline.testing.kafka import KafkaTestClient, Record
+from pipeline.testing.otlp import otlp_request_bytes
 from pipeline.testing.workers import WorkerProcess
 
 pytestmark = [pytest.mark.timeout(300), pytest.mark.slow]
@@ -105,17 +106,19 @@ def workers(tmp_path: Path) -> Iterator[Callable[..., WorkerProcess]]:
 def test_spans_spread_over_records_and_partitions_become_one_trace(
     kafka: KafkaTestClient, assembler_settings: Settings, workers: Callable[..., WorkerProcess]
 ) -> None:
-    """Spans of one trace in input records on different otlp_spans partitions come out as one trace."""
+    """Spans of one trace in OTLP and JSON records on three otlp_spans partitions come out as one trace."""
     s = assembler_settings
     workers("span-ingest", s)
     assembler = workers("trace-assembler", s)
     spans = make_trace(6)
     trace_id = spans[0].trace_id
     # Three records on three different partitions of the input topic, two spans each.
-    for i in range(3):
-        kafka.produce(
-            s.topic_spans_in, [orjson.dumps([span_to_dict(x) for x in spans[i * 2 : i * 2 + 2]])], partition=i
-        )
+    # OTLP protobuf as the Collector's kafka exporter writes it on partitions 0 and 2, and
+    # obspipe span JSON on partition 1.
+    proto = [("content-type", b"application/x-protobuf")]
+    kafka.produce(s.topic_spans_in, [otlp_request_bytes(spans[0:2])], partition=0, headers=proto)
+    kafka.produce(s.topic_spans_in, [orjson.dumps([span_to_dict(x) for x in spans[2:4]])], partition=1)
+    kafka.produce(s.topic_spans_in, [otlp_request_bytes(spans[4:6])], partition=2, headers=proto)
     records = kafka.consume_until(s.topic_traces, lambda rs: len(rs) >= 1, timeout=DEADLINE_S, settle=3.0)
     by_trace = traces_of(records)
     assert list(by_trace) == [trace_id], assembler.log_tail()
