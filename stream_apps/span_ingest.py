@@ -24,10 +24,11 @@ from typing import Any
 import faust
 
 from pipeline.adapters.kafka.acking_producer import ProduceHeaders
+from pipeline.adapters.kafka.topics import require_partitions
 from pipeline.domain.codec import Limits, decode_spans, encode_spans
 from pipeline.domain.partitioning import bundles_by_partition
 from pipeline.domain.span import Span
-from pipeline.errors import DecodeError
+from pipeline.errors import DecodeError, InfrastructureError
 from pipeline.settings import Settings
 from stream_apps.common import AppRuntime, build_runtime
 
@@ -106,6 +107,16 @@ def build_runtime_for(settings: Settings, *, bootstrap: str | None = None) -> tu
             process(events)
 
     app.agent(source, name=f"{NAME}.ingest")(ingest)
+
+    async def check_output_topic() -> None:
+        # Spans are sent to explicit partitions: the topic must have exactly that many.
+        try:
+            require_partitions(settings, out_topic, runtime.bootstrap)
+        except InfrastructureError as exc:
+            log.critical("%s", exc)
+            await app.crash(exc)
+
+    app.task(check_output_topic)
     return runtime, stats
 
 

@@ -202,3 +202,17 @@ def test_second_worker_joins_mid_stream_without_losing_spans(
     )
     assert {span.span_id for _, span in _spans_in(records)} == first_ids | second_ids
     assert one.alive() and two.alive(), one.log_tail() + two.log_tail()
+
+
+def test_worker_refuses_an_output_topic_with_another_partition_count(
+    obspipe_settings: Callable[..., Settings], start_worker: Callable[..., WorkerProcess]
+) -> None:
+    """A span-ingest worker whose OBSPIPE_TOPIC_PARTITIONS disagrees with the bundles topic exits
+    non-zero and says why, instead of routing spans to partitions that do not exist."""
+    created = obspipe_settings(topic_partitions=2)
+    create_topics(created)
+    worker = start_worker("span-ingest", created.model_copy(update={"topic_partitions": 4}))
+    assert worker.process is not None
+    code = worker.process.wait(timeout=120)
+    assert code != 0
+    assert "has 2 partitions but OBSPIPE_TOPIC_PARTITIONS is 4" in worker.log_tail(20_000)

@@ -158,3 +158,29 @@ def _wait_for_metadata(admin: AdminClient, partitions: dict[str, int], timeout: 
         if time.monotonic() > deadline:
             raise InfrastructureError(f"topics not visible after {timeout:.0f}s: {', '.join(missing)}")
         time.sleep(0.05)
+
+
+def require_partitions(
+    settings: Settings, topic: str, bootstrap: str | None = None, timeout: float = 30.0
+) -> None:
+    """Check that `topic` exists with exactly `settings.topic_partitions` partitions.
+
+    Apps that choose output partitions themselves (span-ingest's partitioner) call this at
+    start: with another count, spans would go to partitions that do not exist, or a trace's
+    partition would disagree with what OBSPIPE_TOPIC_PARTITIONS promises.
+
+    Raises:
+        InfrastructureError: the topic is missing or has another partition count.
+    """
+    admin = AdminClient(admin_config(settings, bootstrap))
+    try:
+        metadata = admin.list_topics(topic, timeout=timeout).topics.get(topic)
+    except KafkaException as exc:
+        raise InfrastructureError(f"cannot describe topic {topic}: {exc.args[0].str()}") from None
+    if metadata is None or metadata.error is not None:
+        raise InfrastructureError(f"topic {topic} does not exist; run `obspipe topics create`")
+    if len(metadata.partitions) != settings.topic_partitions:
+        raise InfrastructureError(
+            f"topic {topic} has {len(metadata.partitions)} partitions but OBSPIPE_TOPIC_PARTITIONS is "
+            f"{settings.topic_partitions}; make them agree"
+        )
