@@ -26,6 +26,7 @@ import orjson
 
 from pipeline.adapters.assembler_runtime import OutputProducer
 from pipeline.domain.metrics_codec import decode_metrics
+from pipeline.domain.slo.buckets import NS_PER_MINUTE
 from pipeline.domain.slo.definitions import SloDefinition
 from pipeline.domain.slo.evaluate import SloEvaluator
 from pipeline.domain.slo.sli import metric_contributions, red_contributions
@@ -123,6 +124,7 @@ class SloRuntime:
         """A batch of `metrics.red` records."""
         contributions: list[Contribution] = []
         good_handles = []
+        minutes = set()
         for rec in records:
             try:
                 if rec.value is None:
@@ -136,8 +138,9 @@ class SloRuntime:
                 self._reject(rec, exc)
                 continue
             good_handles.append(rec.handle)
+            minutes.add(doc["window_start_unix_nano"] // NS_PER_MINUTE)
         self.stats.red_records += len(records)
-        self._apply(contributions, good_handles)
+        self._apply(contributions, good_handles, minutes)
 
     def add_metric_batch(self, records: Sequence[InputRecord]) -> None:
         """A batch of `otlp_metrics` records (OTLP metrics or obspipe samples)."""
@@ -156,7 +159,7 @@ class SloRuntime:
         series = sorted({s.series for s in samples if s.kind == "counter" and s.temporality == "cumulative"})
         last = self.store.last_samples(series)
         contributions, newest = metric_contributions(self.slos, samples, last)
-        self._apply(contributions, good_handles)
+        self._apply(contributions, good_handles, {s.time_unix_nano // NS_PER_MINUTE for s in samples})
         # Only after the contributions are stored: a crash in between recomputes the same ones.
         self.store.set_last_samples(newest)
 
@@ -164,13 +167,15 @@ class SloRuntime:
         self.stats.bad_records[exc.reason] = self.stats.bad_records.get(exc.reason, 0) + 1
         self.dead_letter(rec.position, rec.value, rec.key, exc, rec.handle)
 
-    def _apply(self, contributions: list[Contribution], handles: list[Any]) -> None:
+    def _apply(self, contributions: list[Contribution], handles: list[Any], minutes: set[int]) -> None:
+        """Store contributions, then evaluate; every input's minute moves event time, even one that
+        matches no SLO or adds nothing (a counter that did not move)."""
         for delta in self.store.apply(contributions):
             ev = self.evaluators.get(delta.slo)
             if ev is not None:
                 ev.add(delta.minute, delta.good, delta.total)
-        for c in contributions:
-            self._see(c.minute)
+        for minute in minutes:
+            self._see(minute)
         self.stats.contributions += len(contributions)
         self._evaluate_closed(handles)
 

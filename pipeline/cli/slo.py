@@ -71,7 +71,7 @@ def status(as_json: bool) -> None:
     settings = load_settings()
     if not settings.redis_url:
         raise ConfigError("OBSPIPE_REDIS_URL is not set: `obspipe slo status` reads the slo-burn app's Redis")
-    statuses = RedisSloStore.from_url(settings.redis_url).statuses()
+    statuses = RedisSloStore.from_url(settings.redis_url, prefix=settings.slo_state_prefix).statuses()
     if as_json:
         for name in sorted(statuses):
             click.echo(orjson.dumps(statuses[name]).decode())
@@ -106,7 +106,7 @@ def render_table(records: list[dict[str, Any]]) -> None:
         at = datetime.fromtimestamp(int(rec.get("evaluated_at_unix_nano", 0)) / 1e9, tz=UTC)
         table.add_row(
             str(rec.get("slo")),
-            f"{rec.get('objective')}% / {rec.get('period')}",
+            f"{rec.get('objective', 0):g}% / {rec.get('period')}",
             *(_rate(rec.get("burn_rates", {}).get(w)) for w in windows),
             "-" if budget is None else f"{budget * 100:.1f}%",
             f"[{TIER_STYLE.get(tier, 'white')}]{tier}[/]",

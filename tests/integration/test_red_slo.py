@@ -3,6 +3,10 @@ with kill -9 mid-stream and restarted: no window counted twice, no spent budget 
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -174,3 +178,57 @@ def test_slo_burn_pages_and_resolves_across_a_kill_9_without_double_counting(
     assert orjson.loads(dlq[0].value or b"")["reason"] == "decode_error"
     stored = RedisSloStore.from_url(s.redis_url or "", prefix=s.slo_state_prefix).statuses()
     assert stored["checkout-availability"]["evaluated_at_unix_nano"] >= end_of(8)
+
+
+def test_metric_sli_from_otlp_metrics_and_slo_status_command(
+    kafka: KafkaTestClient, obspipe_settings: Callable[..., Settings], redis_url: str, tmp_path: Path,
+    start_worker: Callable[..., WorkerProcess],
+) -> None:
+    """Cumulative counters on otlp_metrics feed a metric SLI: increases 1000 (2xx) of 1010 in minute 1
+    give a burn rate of 10/1010/0.01 = 0.99; `obspipe slo status` then shows the SLO; a bad record goes
+    to the DLQ."""
+    slo_file = tmp_path / "metric-slos.yaml"
+    slo_file.write_text(
+        "slos:\n"
+        "  - name: api-availability\n"
+        "    objective: 99\n"
+        "    sli:\n"
+        "      metrics:\n"
+        "        good: {name: http_requests_total, matchers: ['code=~\"2..\"']}\n"
+        "        total: {name: http_requests_total}\n"
+    )
+    s = obspipe_settings(redis_url=redis_url, topic_partitions=PARTITIONS, slo_file=slo_file,
+                         slo_state_prefix=f"test-{uuid.uuid4().hex[:8]}")
+    create_topics(s)
+    start_worker("slo-burn", s)
+
+    def sample(code: str, value: int, minute: int) -> dict[str, Any]:
+        return {"name": "http_requests_total", "labels": {"code": code}, "value": value, "kind": "counter",
+                "time_unix_nano": T0 + minute * MINUTE + 30 * S}
+
+    # Minute 0 sets the base; minute 1 adds 1000 ok and 10 errors; minute 2 moves event time on.
+    batches = [[sample("200", 5000, 0), sample("500", 40, 0)], [sample("200", 6000, 1), sample("500", 50, 1)],
+               [sample("200", 6000, 2), sample("500", 50, 2)]]
+    kafka.produce(s.topic_metrics_in, [orjson.dumps(b) for b in batches])
+    kafka.produce(s.topic_metrics_in, [orjson.dumps({"name": "x", "value": "NaN"})])
+    end_1 = T0 + 2 * MINUTE
+    seen = kafka.consume_until(s.topic_slo_status, lambda rs: end_1 in statuses(rs), timeout=DEADLINE_S)
+    status = statuses(seen)[end_1]
+    assert (status["period_good"], status["period_total"]) == (1000, 1010)
+    assert status["burn_rates"]["5m"] == pytest.approx(10 / 1010 / 0.01)
+    dlq = kafka.consume_until(s.topic_dlq, lambda rs: len(rs) >= 1, timeout=DEADLINE_S)
+    assert orjson.loads(dlq[0].value or b"")["reason"] == "validation_error"
+    env = {**os.environ, "OBSPIPE_REDIS_URL": redis_url, "OBSPIPE_SLO_STATE_PREFIX": s.slo_state_prefix,
+           "COLUMNS": "200"}
+    obspipe = str(Path(sys.executable).with_name("obspipe"))
+    deadline = time.monotonic() + DEADLINE_S
+    while True:  # the state is saved once the status is delivered: wait for it
+        shown = subprocess.run([obspipe, "slo", "status", "--json"], env=env, capture_output=True,
+                               timeout=60, check=True).stdout
+        if shown.strip():
+            break
+        assert time.monotonic() < deadline, "obspipe slo status never showed the SLO"
+        time.sleep(0.2)
+    assert orjson.loads(shown.splitlines()[0])["slo"] == "api-availability"
+    table = subprocess.run([obspipe, "slo", "status"], env=env, capture_output=True, timeout=60, check=True)
+    assert b"api-availability" in table.stdout and b"99% / 30d" in table.stdout

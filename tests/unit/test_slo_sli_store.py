@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+import orjson
 import pytest
 
 from pipeline.domain.alerting.matchers import parse_matchers
@@ -99,3 +100,22 @@ def test_delta_counters_are_increases_already() -> None:
     """A delta-temporality sample is its own increase, first sample included."""
     out, newest = metric_contributions([METRIC], [sample(7, 0, temporality="delta")], {})
     assert [(c.good, c.total) for c in out] == [(7, 7)] and newest == {}
+
+
+def test_aggregator_records_feed_span_slis() -> None:
+    """Records straight from RedAggregator (sketch included) give error-ratio and latency contributions."""
+    from pipeline.domain.red.aggregate import RedAggregator
+    from pipeline.domain.span import Span
+
+    agg: RedAggregator[str] = RedAggregator(10, 0, source="spans[1]")
+    durations_ms = [5, 50, 250, 350, 900]
+    spans = [
+        Span("a" * 32, "b" * 16, "GET /", T0 + 10**9 - d * 10**6, T0 + 10**9, "api", kind="SERVER",
+             status_code="ERROR" if d == 900 else "OK")
+        for d in durations_ms
+    ]
+    agg.add_bundle(spans, "t")
+    (window,) = agg.flush().windows
+    (record,) = [r for _, r in window.records]
+    out = red_contributions([AVAILABILITY, LATENCY], orjson.loads(orjson.dumps(record)))
+    assert [(c.slo, c.good, c.total) for c in out] == [("avail", 4, 5), ("fast", 3, 5)]
