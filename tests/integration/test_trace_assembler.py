@@ -230,3 +230,27 @@ def test_traces_are_still_emitted_when_redis_stops_mid_stream(
         assert all(len(latest(docs)["spans"]) == 3 for docs in traces_of(records).values())
     finally:
         redis.stop()
+
+
+def test_malformed_bundle_and_link_go_to_the_dead_letter_topic(
+    kafka: KafkaTestClient, assembler_settings: Settings, workers: Callable[..., WorkerProcess]
+) -> None:
+    """A corrupt bundle and a bad link record are dead-lettered with reason and origin; assembly goes on."""
+    s = assembler_settings
+    assembler = workers("trace-assembler", s)
+    kafka.produce(s.topic_spans_by_trace, [b"\x00not a bundle"], key=b"k1", partition=1)
+    bad_link = {"trace_id": "zz", "span_id": "a" * 16, "from_trace_id": new_id(), "from_span_id": "b" * 16}
+    kafka.produce(s.topic_links, [orjson.dumps(bad_link)], key=b"k2", partition=2)
+    spans = make_trace(2)
+    produce_bundles(kafka, s.topic_spans_by_trace, spans)
+    dead = kafka.consume_until(s.topic_dlq, lambda rs: len(rs) >= 2, timeout=DEADLINE_S)
+    letters = sorted((orjson.loads(r.value or b"{}") for r in dead), key=lambda d: d["source"]["topic"])
+    assert [(d["source"]["topic"], d["source"]["partition"], d["source"]["offset"]) for d in letters] == [
+        (s.topic_links, 2, 0),
+        (s.topic_spans_by_trace, 1, 0),
+    ]
+    assert letters[0]["reason"] == "validation_error" and "link.trace_id" in letters[0]["error"]
+    assert letters[1]["reason"] == "decode_error"
+    assert {r.key for r in dead} == {b"k1", b"k2"}
+    kafka.consume_until(s.topic_traces, lambda rs: spans[0].trace_id in traces_of(rs), timeout=DEADLINE_S)
+    assert assembler.alive(), assembler.log_tail()
