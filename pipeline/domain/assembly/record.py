@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import attrgetter
 from typing import Any
 
 from pipeline.domain.assembly.model import TRACE_LEVEL, WorkingTrace
 from pipeline.domain.codec.obspipe_json import span_to_dict
 
 SCHEMA = "assembled_trace/v1"
+_SERVICE = attrgetter("service_name")
 REASONS = ("idle", "max_age", "max_spans", "memory_pressure", "shutdown", "late_update", "links_update")
 
 
@@ -58,7 +60,7 @@ def _summary(work: WorkingTrace) -> dict[str, Any]:
         "start_time_unix_nano": first,
         "duration_ns": max(work.end) - first,
         "span_count": len(spans),
-        "services": sorted({s.service_name for s in spans}),
+        "services": sorted(set(map(_SERVICE, spans))),
         "error_count": [s.status_code for s in spans].count("ERROR"),
     }
 
