@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import signal
+import sys
+from types import FrameType
 
 import click
 
@@ -34,6 +37,8 @@ def worker(name: str, loglevel: str, create_topics: bool) -> None:
     from stream_apps import load_app_builder
     from stream_apps.common import reset_root_logger
 
+    # Until faust installs its own handlers, SIGTERM means "stop now, cleanly" (finally below).
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     settings = load_settings()
     build = load_app_builder(name)
     bootstrap, broker = ensure_kafka(settings)
@@ -59,3 +64,7 @@ def worker(name: str, loglevel: str, create_topics: bool) -> None:
     finally:
         if broker is not None:
             broker.stop()
+
+
+def _exit_cleanly(_signum: int, _frame: FrameType | None) -> None:
+    sys.exit(0)

@@ -14,6 +14,7 @@ import pytest
 import redis
 
 from pipeline.adapters.kafka.embedded import wait_for_kafka
+from pipeline.errors import InfrastructureError
 from pipeline.settings import ENV_PREFIX, Settings
 from pipeline.testing.kafka import KafkaTestClient
 from pipeline.testing.workers import settings_env
@@ -135,3 +136,36 @@ def test_worker_stops_cleanly_on_sigterm(
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=30)
         log.close()
+
+
+def test_worker_without_a_bootstrap_runs_on_its_own_embedded_broker(tmp_path: Path) -> None:
+    """Without OBSPIPE_KAFKA_BOOTSTRAP a worker starts its own embedded broker, says so on stderr,
+    and takes it down when it stops."""
+    env = _clean_env(OBSPIPE_RUN_DIR=str(tmp_path))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", ENTRY, "worker", "span-ingest"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        assert proc.stderr is not None
+        line = proc.stderr.readline()
+        assert "started an embedded broker at 127.0.0.1:" in line, line
+        bootstrap = line.split(" at ", 1)[1].split()[0]
+        wait_for_kafka(bootstrap, timeout=30)
+        deadline = time.monotonic() + 60
+        client = KafkaTestClient(bootstrap)
+        while "otlp_spans" not in client.admin.list_topics(timeout=10).topics:
+            assert time.monotonic() < deadline, "the worker did not create its topics"
+            time.sleep(0.2)
+        os.killpg(proc.pid, signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+        with pytest.raises(InfrastructureError, match="no Kafka answer"):
+            wait_for_kafka(bootstrap, timeout=3)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
