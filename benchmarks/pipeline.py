@@ -43,6 +43,7 @@ from pipeline.adapters.assembler_runtime import RELEASED_AT_HEADER  # noqa: E402
 from pipeline.adapters.infra import ensure_kafka, ensure_redis  # noqa: E402
 from pipeline.adapters.kafka.config import consumer_config, producer_config  # noqa: E402
 from pipeline.adapters.kafka.topics import create_topics  # noqa: E402
+from pipeline.adapters.net import free_port  # noqa: E402
 from pipeline.domain.assembly import assemble_trace, group_by_trace  # noqa: E402
 from pipeline.domain.codec import decode_bundle, decode_spans, encode_spans  # noqa: E402
 from pipeline.domain.span import Span  # noqa: E402
@@ -288,6 +289,33 @@ def latency_at(bootstrap: str, settings: Settings, spans_per_s: float, seconds: 
     return latencies
 
 
+def delivery_buckets(port: int) -> dict[float, float]:
+    """Cumulative counts of the assembler's release -> delivery histogram, by upper bound (s)."""
+    from urllib.request import urlopen
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    out: dict[float, float] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name == "obspipe_trace_release_to_delivery_seconds":
+            for sample in family.samples:
+                if sample.name.endswith("_bucket"):
+                    out[float(sample.labels["le"])] = sample.value
+    return out
+
+
+def bucket_quantile(before: dict[float, float], after: dict[float, float], q: float) -> float:
+    """The smallest bucket bound (ms) holding quantile `q` of the observations between two scrapes."""
+    bounds = sorted(after)
+    total = after[bounds[-1]] - before.get(bounds[-1], 0.0)
+    for bound in bounds:
+        if total and after[bound] - before.get(bound, 0.0) >= q * total:
+            return bound * 1000
+    return float("nan")
+
+
 # ---- 3. memory per open span -------------------------------------------------------------
 def rss_kb() -> int:
     for line in Path("/proc/self/status").read_text().splitlines():
@@ -355,6 +383,7 @@ def main() -> int:
         **topics,
     )
     workers: list[WorkerProcess] = []
+    metrics_port = free_port()
     try:
         print(f"generating {args.spans} spans in OTLP protobuf batches of 100-500 ...", flush=True)
         batches, expected = make_batches(args.spans, seed=1, link_ratio=args.link_ratio)
@@ -367,7 +396,10 @@ def main() -> int:
         plain_cpu, plain_wall = plain_loop(bootstrap, settings, plain_in, plain_out, total)
         print("pipeline: span-ingest + trace-assembler workers ...", flush=True)
         for name in ("span-ingest", "trace-assembler"):
-            workers.append(WorkerProcess(name, settings, run_dir / f"{name}.log", loglevel="warning").start())
+            own = settings.model_copy(
+                update={"metrics_port": metrics_port if name == "trace-assembler" else 0}
+            )
+            workers.append(WorkerProcess(name, own, run_dir / f"{name}.log", loglevel="warning").start())
         profile_dir = run_dir if args.profile else None
         worker_cpu, pipe_wall = run_pipeline(
             bootstrap, settings, batches, expected, workers, profile_dir=profile_dir
@@ -376,7 +408,9 @@ def main() -> int:
         print(
             f"latency at half load ({wall_rate / 2:,.0f} spans/s for {args.latency_s:.0f} s) ...", flush=True
         )
+        before = delivery_buckets(metrics_port)
         lat = latency_at(bootstrap, settings, wall_rate / 2, args.latency_s)
+        after = delivery_buckets(metrics_port)
         print("memory per open span ...", flush=True)
         per_span = rss_per_open_span()
     finally:
@@ -406,6 +440,16 @@ def main() -> int:
         ("ratio pipeline / baseline", f"{pipe_rate / plain_rate:.2f}", ">= 0.40"),
         ("release -> read p50, ms (half load; reader fetch wait 20 ms)", f"{q[49]:.1f}", ""),
         ("release -> read p99, ms (half load)", f"{q[98]:.1f}", f"<= 250; {len(lat)} traces"),
+        (
+            "release -> delivery confirmed p50, ms (worker histogram)",
+            f"<= {bucket_quantile(before, after, 0.5):g}",
+            "",
+        ),
+        (
+            "release -> delivery confirmed p99, ms (worker histogram)",
+            f"<= {bucket_quantile(before, after, 0.99):g}",
+            "",
+        ),
         ("RSS per open span, bytes (100k spans in windows)", f"{per_span:,.0f}", "<= 1,536"),
         ("RSS per 100k open spans, MB", f"{per_span * 100_000 / 1e6:.1f}", ""),
     ]

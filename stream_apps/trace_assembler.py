@@ -25,6 +25,7 @@ import logging
 from typing import Any
 
 import faust
+from prometheus_client import Histogram
 
 from pipeline.adapters.assembler_runtime import AssemblerRuntime
 from pipeline.adapters.observability import instrument_faust_app
@@ -39,6 +40,7 @@ from stream_apps.common import AppRuntime, build_runtime
 NAME = "trace-assembler"
 SHUTDOWN_FLUSH_S = 10.0
 END_OFFSETS_TIMEOUT_S = 5.0
+LATENCY_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 log = logging.getLogger(__name__)
 
 
@@ -98,6 +100,13 @@ def build_assembler(
         assembly=AssemblyOptions(max_clock_skew_adjustment_ns=settings.max_clock_skew_adjustment_us * 1_000),
         index=index if index is not None else build_trace_index(settings),
         metrics=metrics,
+        release_latency=Histogram(
+            "obspipe_trace_release_to_delivery_seconds",
+            "From a trace window's release to the broker's confirmation of its output records.",
+            ["app"],
+            buckets=LATENCY_BUCKETS_S,
+            registry=metrics.registry,
+        ).labels(app=NAME),
     )
 
     def now() -> float:

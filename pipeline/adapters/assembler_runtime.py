@@ -84,6 +84,7 @@ class _Delivered:
     released: Released
     record: dict[str, Any]
     encoded: bytes
+    produced_at: float  # monotonic s, for the release -> delivery latency
 
     def ack(self) -> None:
         self.runtime._delivered(self)
@@ -104,6 +105,7 @@ class AssemblerRuntime:
     assembly: AssemblyOptions
     index: TraceIndex | None = None
     metrics: Any = None  # pipeline.adapters.observability.PipelineMetrics, optional
+    release_latency: Any = None  # a prometheus Histogram (child): release -> delivery, seconds
     lookup_timeout_s: float = 2.0
     wall_ns: Callable[[], int] = time.time_ns
     stats: RuntimeStats = field(default_factory=RuntimeStats)
@@ -240,7 +242,7 @@ class AssemblerRuntime:
         )
         outgoing = outgoing_links(record)
         encoded = orjson.dumps(record)
-        group = self.producer.group([_Delivered(self, rel, record, encoded)])
+        group = self.producer.group([_Delivered(self, rel, record, encoded, time.monotonic())])
         headers = [(RELEASED_AT_HEADER, str(self.wall_ns()).encode())]
         produce = self.producer.produce
         produce(self.topic_traces, encoded, key=rel.trace_id.encode(), headers=headers, group=group)
@@ -261,6 +263,8 @@ class AssemblerRuntime:
         self.stats.spans_out += n_spans
         if self.metrics is not None:
             self.metrics.spans_out.inc(n_spans)
+        if self.release_latency is not None:
+            self.release_latency.observe(time.monotonic() - done.produced_at)
         self._settle(done.released.positions)
         if self.index is not None:
             self.index.put(done.record, done.encoded)
