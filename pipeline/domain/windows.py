@@ -209,7 +209,8 @@ class TraceWindows:
         # Released traces by release time (oldest first), for late spans and links.
         self._cache: OrderedDict[str, _Cached] = OrderedDict()
         self._cache_spans = 0
-        self._released_ids: OrderedDict[str, int] = OrderedDict()  # trace_id -> last revision
+        # trace_id -> (last revision, partition) of released traces
+        self._released_ids: OrderedDict[str, tuple[int, int]] = OrderedDict()
         self._assigned_at: dict[int, float] = {}
         self._end_offsets: dict[int, dict[str, int]] = {}  # partition -> topic -> end at assignment
         self._pending_links: OrderedDict[str, tuple[int, list[LinkRef]]] = OrderedDict()
@@ -237,7 +238,8 @@ class TraceWindows:
         window = self._open.get(trace_id)
         if window is not None and window.revision > 1:
             return window.revision - 1
-        return self._released_ids.get(trace_id)
+        known = self._released_ids.get(trace_id)
+        return None if known is None else known[0]
 
     # ---- partitions ---------------------------------------------------------------------
     def assign_partition(self, partition: int, now: float, end_offsets: dict[str, int] | None = None) -> None:
@@ -268,7 +270,8 @@ class TraceWindows:
             self._open_spans -= window.span_count
         for trace_id in [t for t, c in self._cache.items() if c.partition == partition]:
             self._cache_spans -= len(self._cache.pop(trace_id).spans)
-            self._released_ids.pop(trace_id, None)
+        for trace_id in [t for t, (_, p) in self._released_ids.items() if p == partition]:
+            del self._released_ids[trace_id]
         for trace_id in [t for t, (p, _) in self._pending_links.items() if p == partition]:
             del self._pending_links[trace_id]
         for pos in [p for p in self._refs if p[1] == partition]:
@@ -408,8 +411,8 @@ class TraceWindows:
             self._evict_cached(trace_id)
             cached = None
         if cached is not None:
-            known = {s.span_id for s in cached.spans}
-            fresh = [s for s in group if s.span_id not in known]
+            cached_ids = {s.span_id for s in cached.spans}
+            fresh = [s for s in group if s.span_id not in cached_ids]
             if not fresh:
                 self.stats.duplicate_spans_ignored += len(group)
                 return None
@@ -417,7 +420,8 @@ class TraceWindows:
             if len(cached.spans) + len(fresh) <= self.options.max_spans_per_trace:
                 self.stats.late_merged += len(fresh)
                 return self._reopen(trace_id, cached, "late_update", now)
-        last = self._released_ids.get(trace_id)
+        released = self._released_ids.get(trace_id)
+        last = None if released is None else released[0]
         window = self._new_window(trace_id, partition, now)
         if last is not None:
             # Released, but its spans are past the grace or the cache bound: a fragment.
@@ -517,7 +521,7 @@ class TraceWindows:
 
     def _remember(self, released: Released, now: float) -> None:
         trace_id = released.trace_id
-        self._released_ids[trace_id] = released.revision
+        self._released_ids[trace_id] = (released.revision, released.partition)
         self._released_ids.move_to_end(trace_id)
         while len(self._released_ids) > self.options.released_ids_max:
             self._released_ids.popitem(last=False)

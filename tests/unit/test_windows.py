@@ -267,3 +267,16 @@ def test_open_spans_of_one_process_share_their_resource() -> None:
     w.add_spans((SPANS, 0, 0), [a, b, c], now=0.0)
     assert a.resource is b.resource and a.resource == res
     assert c.resource == {"service.name": "svc", "host.name": "h1", "extra": 1}
+
+
+def test_revoked_partition_forgets_released_traces_too() -> None:
+    """After a revocation, a span of a trace released before is new: the next owner decides its revision."""
+    w = store(late_grace_s=10.0)
+    w.add_spans((SPANS, 1, 0), [span(T1, 1)], now=0.0)
+    w.release_due(5.0)
+    assert w.last_revision(T1) == 1
+    w.drop_partition(1)
+    assert w.last_revision(T1) is None
+    w.add_spans((SPANS, 1, 1), [span(T1, 2)], now=6.0)
+    (rel,) = w.release_due(11.0)
+    assert (rel.revision, rel.complete) == (1, True)
