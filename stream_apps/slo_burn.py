@@ -5,8 +5,9 @@ Wiring only; the work is in `pipeline.adapters.slo_runtime` and the pure `pipeli
 State (buckets, counter samples, alert state) lives in Redis (`RedisSloStore`): it survives a
 restart and a kill -9, which a faust table on the embedded broker would not (DESIGN.md §5).
 Input events are taken in batches with `noack()` and acked once the batch's outputs are
-delivered and its state saved. Run one worker per SLO file: every worker evaluates every SLO
-from the buckets it applied itself.
+delivered and its state saved. Workers scale out in one consumer group: each stores what it
+consumes, and each SLO is evaluated by the worker owning partition fnv1a_32(name) % partitions
+of `metrics.red` (see `pipeline.adapters.slo_runtime`).
 """
 
 from __future__ import annotations
@@ -66,6 +67,8 @@ def build_slo_burn(
         dead_letter=dead_letter_policy(app_rt, metrics),
         topic_status=settings.topic_slo_status,
         topic_alerts=settings.topic_alerts_raw,
+        partitions=settings.topic_partitions,
+        owned_partitions=set(),  # evaluates nothing until the group assigns partitions
     )
     runtime.load()
 
@@ -90,7 +93,12 @@ def build_slo_burn(
         async for events in stream.noack().noack_take(BATCH_MAX, BATCH_WITHIN_S):
             runtime.add_metric_batch(records(events))
 
-    @app.on_before_shutdown.connect  # type: ignore[arg-type]  # faust's stub wants *args only
+    @app.on_partitions_assigned.connect  # type: ignore[arg-type]  # faust's stub wants *args only
+    async def _assigned(_app: Any, assigned: Any, **_: Any) -> None:
+        runtime.assign({tp.partition for tp in assigned if tp.topic == settings.topic_red})
+        log.info("%s: evaluating %s", NAME, [slo.name for slo in slos if runtime.owns(slo.name)])
+
+    @app.on_before_shutdown.connect  # type: ignore[arg-type]
     async def _shutdown(_app: Any, **_: Any) -> None:
         log.info("%s: stopping; %s", NAME, runtime.stats)
 

@@ -4,6 +4,11 @@ Framework-free: the faust app feeds it batches of records with opaque handles (f
 Evaluation runs in event time: once a record of minute m arrives, every minute before m is
 final and is evaluated (at most `MAX_CATCH_UP_MINUTES` of them after a jump in time).
 
+Several workers: every worker stores the contributions of the records it consumes, but each SLO
+is evaluated by one worker only, the owner of partition fnv1a_32(name) % partitions of the
+input; before evaluating, the owner re-reads the last `REFRESH_MINUTES` minutes of the SLO's
+buckets from the store, and on a rebalance a new owner reloads the SLO's buckets and alert state.
+
 At-least-once order for one batch (STYLE.md practice 8):
   1. store the batch's contributions in the state store (idempotent: a replay after a crash
      replaces, never adds) and feed the resulting bucket changes to the evaluators;
@@ -26,6 +31,7 @@ import orjson
 
 from pipeline.adapters.assembler_runtime import OutputProducer
 from pipeline.domain.metrics_codec import decode_metrics
+from pipeline.domain.partitioning import fnv1a_32
 from pipeline.domain.slo.buckets import NS_PER_MINUTE
 from pipeline.domain.slo.definitions import SloDefinition
 from pipeline.domain.slo.evaluate import SloEvaluator
@@ -39,6 +45,9 @@ log = logging.getLogger(__name__)
 # After a jump in event time, evaluate at most the last 3 days of minutes (the longest alert
 # window); older minutes would only repeat "no alert" while the windows drain.
 MAX_CATCH_UP_MINUTES = 4320
+# With several workers, the owner of an SLO re-reads this many recent minutes of its buckets
+# from the store before evaluating, to take in what other workers added.
+REFRESH_MINUTES = 10
 
 
 @dataclass(slots=True)
@@ -94,6 +103,9 @@ class SloRuntime:
     topic_alerts: str
     stats: SloStats = field(default_factory=SloStats)
     evaluators: dict[str, SloEvaluator] = field(default_factory=dict)
+    partitions: int = 1
+    # Input partitions this worker owns; None = a single worker that evaluates every SLO.
+    owned_partitions: set[int] | None = None
     watermark_minute: int | None = None
     first_minute: int | None = None
     _seq: int = 0
@@ -101,17 +113,41 @@ class SloRuntime:
 
     def load(self) -> None:
         """Rebuild the evaluators from the store (start-up, also after a kill -9)."""
-        self.evaluators = {slo.name: SloEvaluator(slo) for slo in self.slos}
         for slo in self.slos:
-            ev = self.evaluators[slo.name]
-            for minute, (good, total) in self.store.buckets(slo.name, 0).items():
-                ev.add(minute, good, total)
-                self._see(minute)
-            state = self.store.load_state(slo.name)
-            if state:
-                ev.restore(state)
-                if ev.last_evaluated is not None:
-                    self._see(ev.last_evaluated)
+            self._reload(slo)
+
+    def _reload(self, slo: SloDefinition) -> None:
+        ev = self.evaluators[slo.name] = SloEvaluator(slo)
+        for minute, (good, total) in self.store.buckets(slo.name, 0).items():
+            ev.add(minute, good, total)
+            self._see(minute)
+        state = self.store.load_state(slo.name)
+        if state:
+            ev.restore(state)
+            if ev.last_evaluated is not None:
+                self._see(ev.last_evaluated)
+
+    def owns(self, name: str) -> bool:
+        """True when this worker evaluates SLO `name`."""
+        owned = self.owned_partitions
+        return owned is None or fnv1a_32(name.encode()) % self.partitions in owned
+
+    def assign(self, partitions: set[int]) -> None:
+        """The worker's new input partitions; SLOs it now owns are reloaded from the store."""
+        before = {slo.name for slo in self.slos if self.owns(slo.name)}
+        self.owned_partitions = set(partitions)
+        for slo in self.slos:
+            if self.owns(slo.name) and slo.name not in before:
+                self._reload(slo)
+
+    def _refresh(self, ev: SloEvaluator, start: int, end: int) -> None:
+        """Take in bucket changes other workers stored for minutes start..end."""
+        minutes = list(range(start, end + 1))
+        win = ev.windows
+        for minute, (good, total) in self.store.bucket_values(ev.slo.name, minutes).items():
+            dg, dt = good - win.good.get(minute, 0), total - win.total.get(minute, 0)
+            if dg or dt:
+                ev.add(minute, dg, dt)
 
     def _see(self, minute: int) -> None:
         if self.first_minute is None or minute < self.first_minute:
@@ -187,9 +223,14 @@ class SloRuntime:
         group = self.producer.group([saver])
         if self.watermark_minute is not None and self.first_minute is not None:
             last_closed = self.watermark_minute - 1
-            for ev in self.evaluators.values():
+            shared = self.owned_partitions is not None
+            for name, ev in self.evaluators.items():
+                if not self.owns(name):
+                    continue
                 start = self.first_minute if ev.last_evaluated is None else ev.last_evaluated + 1
                 start = max(start, last_closed - MAX_CATCH_UP_MINUTES + 1)
+                if shared:
+                    self._refresh(ev, start - REFRESH_MINUTES, self.watermark_minute)
                 status = None
                 for minute in range(start, last_closed + 1):
                     status = self._evaluate(ev, minute, group)

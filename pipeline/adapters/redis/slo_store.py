@@ -91,6 +91,19 @@ class RedisSloStore:
                 out[minute] = (int(good.get(raw_minute, 0)), int(raw_total))
         return out
 
+    def bucket_values(self, slo: str, minutes: list[int]) -> dict[int, tuple[int, int]]:
+        if not minutes:
+            return {}
+        pipe = self.client.pipeline(transaction=False)
+        pipe.hmget(self._key(slo, "good"), minutes)
+        pipe.hmget(self._key(slo, "total"), minutes)
+        goods, totals = pipe.execute()
+        return {
+            m: (int(g or 0), int(t))
+            for m, g, t in zip(minutes, goods, totals, strict=True)
+            if t is not None
+        }
+
     def prune(self, slo: str, before_minute: int) -> int:
         """Drop buckets older than `before_minute` (their contributions expire by TTL)."""
         old = [m for m in self.client.hkeys(self._key(slo, "total")) if int(m) < before_minute]

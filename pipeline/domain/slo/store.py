@@ -49,6 +49,10 @@ class SloStore(Protocol):
         """minute -> (good, total) of every bucket from `since_minute` on."""
         ...
 
+    def bucket_values(self, slo: str, minutes: list[int]) -> dict[int, tuple[int, int]]:
+        """minute -> (good, total) of the given minutes that have a bucket (what other workers added too)."""
+        ...
+
     def last_samples(self, series: list[str]) -> dict[str, tuple[int, float]]:
         """series id -> (time, value) of the newest cumulative-counter sample stored."""
         ...
@@ -122,6 +126,10 @@ class InMemorySloStore:
 
     def buckets(self, slo: str, since_minute: int) -> dict[int, tuple[int, int]]:
         return {m: v for m, v in self.bucket_map.get(slo, {}).items() if m >= since_minute}
+
+    def bucket_values(self, slo: str, minutes: list[int]) -> dict[int, tuple[int, int]]:
+        buckets = self.bucket_map.get(slo, {})
+        return {m: buckets[m] for m in minutes if m in buckets}
 
     def last_samples(self, series: list[str]) -> dict[str, tuple[int, float]]:
         return {s: self.series[s] for s in series if s in self.series}
