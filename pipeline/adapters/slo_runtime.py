@@ -45,6 +45,8 @@ log = logging.getLogger(__name__)
 # After a jump in event time, evaluate at most the last 3 days of minutes (the longest alert
 # window); older minutes would only repeat "no alert" while the windows drain.
 MAX_CATCH_UP_MINUTES = 4320
+# The owner of an SLO drops buckets no window reaches any more about once an hour of event time.
+PRUNE_EVERY_MINUTES = 60
 # With several workers, the owner of an SLO re-reads this many recent minutes of its buckets
 # from the store before evaluating, to take in what other workers added.
 REFRESH_MINUTES = 10
@@ -237,6 +239,8 @@ class SloRuntime:
                 if status is not None:
                     # The state as of these outputs, saved only once they are delivered.
                     saver.snapshot[ev.slo.name] = (ev.state(), status)
+                if start // PRUNE_EVERY_MINUTES != (last_closed + 1) // PRUNE_EVERY_MINUTES:
+                    self.store.prune(name, last_closed - ev.windows.longest)
         group.seal()
         self.producer.poll()
 

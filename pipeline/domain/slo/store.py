@@ -53,6 +53,10 @@ class SloStore(Protocol):
         """minute -> (good, total) of the given minutes that have a bucket (what other workers added too)."""
         ...
 
+    def prune(self, slo: str, before_minute: int) -> int:
+        """Drop the buckets of minutes before `before_minute`; returns how many."""
+        ...
+
     def last_samples(self, series: list[str]) -> dict[str, tuple[int, float]]:
         """series id -> (time, value) of the newest cumulative-counter sample stored."""
         ...
@@ -130,6 +134,15 @@ class InMemorySloStore:
     def bucket_values(self, slo: str, minutes: list[int]) -> dict[int, tuple[int, int]]:
         buckets = self.bucket_map.get(slo, {})
         return {m: buckets[m] for m in minutes if m in buckets}
+
+    def prune(self, slo: str, before_minute: int) -> int:
+        buckets = self.bucket_map.get(slo, {})
+        old = [m for m in buckets if m < before_minute]
+        for m in old:
+            del buckets[m]
+        kept = {k: v for k, v in self.contributions.items() if k[0] != slo or k[1] >= before_minute}
+        self.contributions = kept
+        return len(old)
 
     def last_samples(self, series: list[str]) -> dict[str, tuple[int, float]]:
         return {s: self.series[s] for s in series if s in self.series}
