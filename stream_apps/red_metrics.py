@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 import faust
+from prometheus_client import Counter
 
 from pipeline.adapters.observability import PipelineMetrics, instrument_faust_app
 from pipeline.adapters.red_runtime import RedRuntime
@@ -76,13 +77,20 @@ def build_red_metrics(
     def now() -> float:
         return asyncio.get_running_loop().time()
 
+    late_spans = Counter(
+        "obspipe_red_late_spans", "Spans that arrived after their RED window closed.", ["app"],
+        registry=metrics.registry,
+    ).labels(app=NAME)
+
     @app.agent(source)
     async def aggregate(stream: Any) -> None:
         async for event in stream.noack().events():
             msg = event.message
-            spans_before = runtime.stats.spans
+            spans_before, late_before = runtime.stats.spans, runtime.stats.late_spans
             runtime.add_bundle((msg.topic, msg.partition, msg.offset), msg.value, msg.key, event, now())
             metrics.spans_in.inc(runtime.stats.spans - spans_before)
+            if runtime.stats.late_spans > late_before:
+                late_spans.inc(runtime.stats.late_spans - late_before)
 
     @app.timer(TICK_S)  # type: ignore[untyped-decorator]
     async def flush_idle() -> None:
