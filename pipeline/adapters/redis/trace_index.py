@@ -58,6 +58,7 @@ class _Entry:
     links: list[tuple[str, dict[str, str]]]
 
 
+_LINGER_S = 0.02
 _BACKOFF_MIN_S = 0.05
 _BACKOFF_MAX_S = 2.0
 
@@ -115,7 +116,8 @@ class RedisTraceIndex:
                 self._buffer.popleft()
                 self.stats.overflow += 1
             self._buffer.append(entry)
-            self._cond.notify()
+            if len(self._buffer) == 1 or len(self._buffer) >= _BATCH:
+                self._cond.notify()
 
     def _run(self) -> None:
         backoff = _BACKOFF_MIN_S
@@ -125,6 +127,10 @@ class RedisTraceIndex:
                     self._cond.wait()
                 if not self._buffer and self._closed:
                     return
+                if len(self._buffer) < _BATCH and not self._closed:
+                    # Linger so a burst becomes one round trip: fewer wake-ups, less GIL
+                    # contention with the event loop that produces the traces.
+                    self._cond.wait(_LINGER_S)
                 batch = [self._buffer.popleft() for _ in range(min(_BATCH, len(self._buffer)))]
                 self._inflight = len(batch)
             try:
