@@ -83,15 +83,17 @@ def assemble(source: str, max_clock_skew_us: int | None, summary: bool) -> None:
     (`resourceSpans`, as the OpenTelemetry Collector writes it) or OTLP protobuf. The whole input
     is one window: spans are grouped by trace id, and each trace is printed as an
     `assembled_trace/v1` record (schemas/assembled_trace.v1.json) with its tree order, clock-skew
-    correction, self times, critical path and diagnostics.
+    correction, self times, critical path and diagnostics, including the cross-trace ones
+    (LOST_CONTEXT_SUSPECTED, CONTEXT_LEAK_SUSPECTED) found by comparing the traces of the input.
 
     A bad record is reported on stderr as `line N: <reason>: <message>` and skipped; the exit
     code is then 1. Example:
 
         obspipe assemble samples/spans.jsonl --summary
     """
-    from pipeline.domain.assembly import AssemblyOptions, assemble_trace, group_by_trace
+    from pipeline.domain.assembly import AssemblyOptions
     from pipeline.domain.codec import Limits, iter_records
+    from pipeline.domain.propagation_rules import assemble_with_rules
 
     overrides = {} if max_clock_skew_us is None else {"max_clock_skew_adjustment_us": max_clock_skew_us}
     settings = load_settings(**overrides)
@@ -103,6 +105,5 @@ def assemble(source: str, max_clock_skew_us: int | None, summary: bool) -> None:
             errors.report(result.line, record_error_text(result.error))
         else:
             spans.extend(result.spans)
-    groups = group_by_trace(spans)
-    _write((assemble_trace(tid, group, options=options) for tid, group in groups.items()), summary)
+    _write(assemble_with_rules(spans, assembly=options), summary)
     sys.exit(errors.exit_code())

@@ -167,3 +167,60 @@ def test_help_explains_the_command() -> None:
     assert proc.returncode == 0
     for words in ("OTLP protobuf", "--max-clock-skew-us", "line N: <reason>: <message>", "--summary"):
         assert words in proc.stdout
+
+
+CALLER_TRACE = "1bf92f3577b34da6a3ce929d0e0e4736"
+CALLEE_TRACE = "2bf92f3577b34da6a3ce929d0e0e4736"
+
+
+def lost_context_pair(client_answered: bool) -> list[Span]:
+    """web's CLIENT call to payments [110,190] µs, and a payments SERVER root of another trace at 120 µs.
+
+    With `client_answered`, the caller's own trace also holds a SERVER child of the CLIENT span
+    (the call kept its context), so the other trace's root is not explained by it.
+    """
+    web = {"service.name": "web", "host.name": "A"}
+    pay = {"service.name": "payments", "host.name": "B"}
+    spans = [
+        Span(CALLER_TRACE, "c000000000000001", "GET /checkout", T0 + 100 * US, T0 + 200 * US, "web",
+             kind="SERVER", resource=web),
+        Span(CALLER_TRACE, "c000000000000002", "POST /pay", T0 + 110 * US, T0 + 190 * US, "web",
+             "c000000000000001", kind="CLIENT", resource=web, attributes={"peer.service": "payments"}),
+        Span(CALLEE_TRACE, "d000000000000001", "POST /pay", T0 + 120 * US, T0 + 180 * US, "payments",
+             kind="SERVER", resource=pay),
+    ]  # fmt: skip
+    if client_answered:
+        spans.append(
+            Span(CALLER_TRACE, "c000000000000003", "POST /pay", T0 + 115 * US, T0 + 185 * US, "payments",
+                 "c000000000000002", kind="SERVER", resource=pay)
+        )  # fmt: skip
+    return spans
+
+
+def test_server_root_called_by_an_unanswered_client_of_another_trace_is_lost_context() -> None:
+    """A SERVER root inside an unanswered CLIENT call to it from another trace gets LOST_CONTEXT_SUSPECTED."""
+    proc = run("-", stdin=as_lines(lost_context_pair(client_answered=False)))
+    assert proc.returncode == 0, proc.stderr
+    by_trace = {r["trace_id"]: r for r in records(proc.stdout)}
+    assert by_trace[CALLER_TRACE]["diagnostics"] == []
+    [diag] = by_trace[CALLEE_TRACE]["diagnostics"]
+    assert diag["code"] == "LOST_CONTEXT_SUSPECTED"
+    assert diag["span_id"] == "d000000000000001"
+    assert "c000000000000002" in diag["message"] and CALLER_TRACE in diag["message"]
+
+
+def test_client_answered_in_its_own_trace_explains_no_other_root() -> None:
+    """When the CLIENT span has its SERVER child in its own trace, the other trace's root is not flagged."""
+    proc = run("-", stdin=as_lines(lost_context_pair(client_answered=True)))
+    assert proc.returncode == 0, proc.stderr
+    recs = records(proc.stdout)
+    assert len(recs) == 2
+    assert all(r["diagnostics"] == [] for r in recs)
+
+
+def test_summary_lists_cross_trace_diagnostics() -> None:
+    """--summary shows the LOST_CONTEXT_SUSPECTED line under the callee's trace."""
+    proc = run("-", "--summary", stdin=as_lines(lost_context_pair(client_answered=False)))
+    assert proc.returncode == 0, proc.stderr
+    callee = next(block for block in proc.stdout.decode().split("\n\n") if CALLEE_TRACE in block)
+    assert "LOST_CONTEXT_SUSPECTED  d000000000000001" in callee
