@@ -8,7 +8,7 @@ import uuid
 import click
 import orjson
 
-from pipeline.errors import ConfigError
+from pipeline.errors import ConfigError, InfrastructureError
 from pipeline.settings import load_settings
 
 
@@ -37,7 +37,7 @@ def tail(  # noqa: PLR0917 - one parameter per click option
     count, duration, error count, diagnostic codes. Consumers that keep traces should
     dedupe on (trace id, revision): after a worker crash a revision may arrive twice.
     """
-    from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, TopicPartition
+    from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaException, TopicPartition
 
     from pipeline.adapters.kafka.config import consumer_config
     from pipeline.cli.trace_view import matches, summary_line
@@ -48,7 +48,11 @@ def tail(  # noqa: PLR0917 - one parameter per click option
     conf = consumer_config(settings, f"obspipe-tail-{uuid.uuid4().hex[:12]}", enable_auto_commit=False)
     consumer = Consumer(conf)
     topic = settings.topic_traces
-    metadata = consumer.list_topics(topic, timeout=10).topics.get(topic)
+    try:
+        metadata = consumer.list_topics(topic, timeout=10).topics.get(topic)
+    except KafkaException as exc:
+        consumer.close()
+        raise InfrastructureError(f"cannot reach Kafka at {settings.kafka_bootstrap}: {exc}") from None
     if metadata is None or metadata.error is not None:
         consumer.close()
         raise ConfigError(f"topic {topic} does not exist on {settings.kafka_bootstrap}")
@@ -102,9 +106,13 @@ def show(trace_id: str, as_json: bool, width: int) -> None:
     settings = load_settings()
     if not settings.redis_url:
         raise ConfigError("no trace index to read: set OBSPIPE_REDIS_URL (e.g. from `obspipe dev up`)")
+    import redis
+
     index = RedisTraceIndex.from_url(settings.redis_url, prefix=settings.trace_index_prefix)
     try:
         doc = index.get(trace_id.lower())
+    except redis.RedisError as exc:
+        raise InfrastructureError(f"cannot read the trace index at {settings.redis_url}: {exc}") from None
     finally:
         index.client.close()
     if doc is None:
