@@ -8,7 +8,6 @@ starts to hold, resolved when it stops).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -50,7 +49,7 @@ class SloEvaluator:
         self.objective_number = float(slo.objective_text)
         self.firing: dict[str, int] = {}  # clause name -> startsAt (unix nano)
         self.last_evaluated: int | None = None
-        self._checks = [(clause, self._clause_check(clause)) for clause in CLAUSES]
+        self._checks = [self._clause_check(clause) for clause in CLAUSES]
         # burn rate = bad / total * den / (den - num): one float factor for output records
         self._rate_scale = self.math.den / self.math.allowed
 
@@ -69,7 +68,15 @@ class SloEvaluator:
         # zip stops at the 7 alert windows; the period window (last) is not a burn-rate key.
         values = [(t - g) * scale / t if t > 0 else None for g, t in zip(sg, st, strict=True)]
         rates = dict(zip(_LABEL_KEYS, values, strict=False))
-        holding = [clause for clause, check in self._checks if check(sg, st)]
+        # `BurnMath.exceeds` on both windows of each clause, inlined: this runs 432,000 times in
+        # a 30-day replay of 10 SLOs.
+        holding = [
+            clause
+            for clause, li, si, a, b in self._checks
+            if (tl := st[li]) > 0 and (ts := st[si]) > 0
+            and (tl - sg[li]) * a > b * tl
+            and (ts - sg[si]) * a > b * ts
+        ]
         good, total = sg[_PERIOD], st[_PERIOD]
         status = {
             "schema": STATUS_SCHEMA,
@@ -86,24 +93,19 @@ class SloEvaluator:
         }
         if self.slo.service is not None:
             status["service"] = self.slo.service
-        alerts = self._transitions(holding, rates, at)
+        alerts = self._transitions(holding, rates, at) if holding or self.firing else []
         self.last_evaluated = minute
         if minute % 60 == 0:
             win.prune()
         return Evaluation(status, alerts)
 
-    def _clause_check(self, clause: Clause) -> Callable[[list[int], list[int]], bool]:
-        """`BurnMath.exceeds` on both windows, with the integer coefficients worked out once:
-        bad * den * q > p * total * (den - num) for threshold p/q."""
+    def _clause_check(self, clause: Clause) -> tuple[Clause, int, int, int, int]:
+        """The integers of `BurnMath.exceeds` for a clause, worked out once: with threshold p/q,
+        bad * den * q > p * total * (den - num) on both its windows."""
         li, si = WINDOW_INDEX[clause.long_window], WINDOW_INDEX[clause.short_window]
         a = self.math.den * clause.threshold.denominator
         b = clause.threshold.numerator * self.math.allowed
-
-        def check(sg: list[int], st: list[int]) -> bool:
-            tl, ts = st[li], st[si]
-            return tl > 0 and ts > 0 and (tl - sg[li]) * a > b * tl and (ts - sg[si]) * a > b * ts
-
-        return check
+        return clause, li, si, a, b
 
     def _transitions(
         self, holding: list[Clause], rates: dict[str, float | None], at: int
