@@ -22,10 +22,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import faust
-from prometheus_client import Histogram
+from prometheus_client import CollectorRegistry, Gauge, Histogram
 
 from pipeline.adapters.assembler_runtime import AssemblerRuntime
 from pipeline.adapters.observability import instrument_faust_app
@@ -64,6 +65,63 @@ def build_trace_index(settings: Settings) -> TraceIndex | None:
         recent_max=settings.trace_index_recent_max,
         buffer_max=settings.trace_index_buffer_max,
     ).start()
+
+
+# (gauge name, help, source, attribute): counters read at scrape time.
+_STATS_GAUGES = (
+    ("obspipe_late_spans_merged", "Late spans merged into a new revision.", "windows", "late_merged"),
+    (
+        "obspipe_late_span_fragments",
+        "Late spans emitted as LATE_SPANS fragments.",
+        "windows",
+        "late_fragments",
+    ),
+    (
+        "obspipe_replays_suppressed",
+        "Replayed traces already indexed, not emitted again.",
+        "windows",
+        "replays_suppressed",
+    ),
+    ("obspipe_replays_merged", "Replayed traces merged into a new revision.", "windows", "replays_merged"),
+    (
+        "obspipe_links_unmatched",
+        "Incoming links dropped from the bounded wait list.",
+        "windows",
+        "links_unmatched",
+    ),
+    ("obspipe_trace_index_written", "Traces written to the index.", "index", "written"),
+    ("obspipe_trace_index_retries", "Failed index writes that were retried.", "index", "retries"),
+    (
+        "obspipe_trace_index_overflow",
+        "Index writes dropped because the buffer was full.",
+        "index",
+        "overflow",
+    ),
+)
+
+
+def export_stats(registry: CollectorRegistry, runtime: AssemblerRuntime) -> None:
+    """Expose the window store's and the trace index's counters as gauges read at scrape time."""
+    sources: dict[str, Any] = {
+        "windows": runtime.windows.stats,
+        "index": runtime.index and runtime.index.stats,
+    }
+    for name, doc, source, attribute in _STATS_GAUGES:
+        stats = sources[source]
+        if stats is not None:
+            gauge = Gauge(name, doc, ["app"], registry=registry).labels(app=NAME)
+            gauge.set_function(_reader(stats, attribute))
+    cache = Gauge(
+        "obspipe_late_cache_spans",
+        "Spans of released traces kept for late revisions.",
+        ["app"],
+        registry=registry,
+    )
+    cache.labels(app=NAME).set_function(lambda: float(runtime.windows.cached_spans))
+
+
+def _reader(stats: Any, attribute: str) -> Callable[[], float]:
+    return lambda: float(getattr(stats, attribute))
 
 
 def build_assembler(
@@ -111,6 +169,8 @@ def build_assembler(
 
     def now() -> float:
         return asyncio.get_running_loop().time()
+
+    export_stats(metrics.registry, runtime)
 
     async def end_offsets(tps: list[Any]) -> dict[int, dict[str, int]] | None:
         """partition -> topic -> end offset now; None if the broker does not say in time."""
