@@ -7,6 +7,7 @@ the outbox still holds, and the notification log stops the replayed inputs from 
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections import Counter
@@ -23,6 +24,7 @@ from pipeline.testing.workers import WorkerProcess
 
 pytestmark = [pytest.mark.timeout(420), pytest.mark.slow]
 N_ALERTS = 60
+ASSIGNMENT = re.compile(r"alert-router: assigned partitions \[(\d*)\]")
 
 
 def feed(kafka: KafkaTestClient, topic: str, stop: threading.Event) -> None:
@@ -70,3 +72,48 @@ def test_kill_9_neither_loses_nor_duplicates_pages(
     assert len(per_group) == N_ALERTS, f"lost pages: {N_ALERTS - len(per_group)}"
     assert max(per_group.values()) == 1, [k for k, n in per_group.items() if n > 1]
     assert max(per_id.values()) == 1
+
+
+def owner_of_routing(workers: list[WorkerProcess], timeout: float = 120) -> WorkerProcess:
+    """The worker whose latest assignment holds the routing partition, once every worker has one."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        latest = [ASSIGNMENT.findall(w.log_tail(1_000_000)) for w in workers]
+        for w in workers:
+            assert w.alive(), w.log_tail()
+        if all(latest):
+            owners = [w for w, found in zip(workers, latest, strict=True) if found[-1] == "0"]
+            if len(owners) == 1:
+                return owners[0]
+        time.sleep(0.2)
+    raise AssertionError("no single worker holds the routing partition")
+
+
+def test_kill_9_of_the_routing_worker_hands_over_to_the_other(
+    kafka: KafkaTestClient, obspipe_settings: Any, redis_url: str, tmp_path: Path
+) -> None:
+    """Two workers: SIGKILL of the one routing alerts mid-stream; the other takes the routing partition
+    over (state from Redis) and every group still pages exactly once."""
+    settings = router_settings(obspipe_settings, redis_url, tmp_path)
+    workers = [WorkerProcess("alert-router", settings, tmp_path / f"w{i}.log", loglevel="info").start()
+               for i in range(2)]
+    stop = threading.Event()
+    feeder = threading.Thread(target=feed, args=(kafka, settings.topic_alerts_raw, stop))
+    try:
+        owner = owner_of_routing(workers)
+        other = workers[1 - workers.index(owner)]
+        feeder.start()
+        kafka.consume_until(settings.topic_pages, lambda rs: len(pages(rs)) >= N_ALERTS // 4, timeout=120)
+        assert feeder.is_alive(), "the feed ended before the kill; the test would prove nothing"
+        owner.kill()
+        feeder.join(120)
+        records = kafka.consume_until(settings.topic_pages, lambda rs: len(pages(rs)) >= N_ALERTS,
+                                      timeout=240, settle=8.0)
+    finally:
+        stop.set()
+        for w in workers:
+            w.stop()
+    assert ASSIGNMENT.findall(other.log_tail(10_000_000))[-1] == "0", other.log_tail()  # took over
+    per_group = Counter(d["group_key"] for d in pages(records))
+    assert len(per_group) == N_ALERTS, f"lost pages: {N_ALERTS - len(per_group)}"
+    assert max(per_group.values()) == 1, [k for k, n in per_group.items() if n > 1]
