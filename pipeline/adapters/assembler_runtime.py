@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 RELEASED_AT_HEADER = "obspipe-released-at"  # wall-clock ns at release: for latency measurement
 _HEX = frozenset("0123456789abcdef")
+LOOKUP_PAUSE_S = 10.0
 
 
 class OutputProducer(Protocol):
@@ -111,6 +112,7 @@ class AssemblerRuntime:
     stats: RuntimeStats = field(default_factory=RuntimeStats)
     _handles: dict[Position, Any] = field(default_factory=dict)
     _assigned: set[int] = field(default_factory=set)
+    _lookups_paused_until: float = 0.0
 
     # ---- input --------------------------------------------------------------------------
     def add_bundle(self, position: Position, value: bytes | None, key: Any, handle: Any, now: float) -> None:
@@ -210,6 +212,9 @@ class AssemblerRuntime:
     async def _lookup(self, trace_ids: list[str]) -> dict[str, PriorTrace]:
         if self.index is None:
             return {}
+        if time.monotonic() < self._lookups_paused_until:
+            self.stats.replay_lookup_failures += len(trace_ids)
+            return {}
         self.stats.replay_lookups += len(trace_ids)
         try:
             found = await asyncio.wait_for(
@@ -217,8 +222,12 @@ class AssemblerRuntime:
             )
         except Exception as exc:  # Redis down or slow: emit as new; consumers dedupe on (trace_id, revision)
             self.stats.replay_lookup_failures += len(trace_ids)
+            # Do not make every tick wait for a dead Redis: skip lookups for a while.
+            self._lookups_paused_until = time.monotonic() + LOOKUP_PAUSE_S
             log.warning(
-                "trace index lookup failed (%s): replayed traces are emitted without reconciliation", exc
+                "trace index lookup failed (%r): for %.0f s replayed traces go out unreconciled",
+                exc,
+                LOOKUP_PAUSE_S,
             )
             return {}
         priors: dict[str, PriorTrace] = {}

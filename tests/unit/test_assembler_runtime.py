@@ -197,3 +197,31 @@ def test_link_record_validation_names_the_field() -> None:
             assert name is None or name in str(exc)
         else:
             raise AssertionError("expected a RecordError")
+
+
+class FailingIndex(InMemoryTraceIndex):
+    """An index whose reads fail, like Redis being down."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+
+    def get_many(self, trace_ids: Any) -> dict[str, dict[str, Any]]:
+        self.reads += 1
+        raise ConnectionError("redis down")
+
+
+def test_failed_index_lookup_emits_unreconciled_and_pauses_lookups() -> None:
+    """With the index unreadable, replay suspects are emitted as they are and later ticks skip the lookup."""
+    producer = MemoryProducer()
+    index = FailingIndex()
+    rt, acked, _ = runtime(producer, index)  # type: ignore[arg-type]
+    rt.assign([0], now=0.0)
+    rt.add_bundle(("spans", 0, 0), encode_spans([span(T1, 1)]), None, "a", now=0.0)
+    tick(rt, 1.0)
+    rt.add_bundle(("spans", 0, 1), encode_spans([span(T2, 1)]), None, "b", now=1.0)
+    tick(rt, 2.0)
+    producer.poll()
+    assert index.reads == 1
+    assert sorted(acked) == ["a", "b"] and rt.stats.traces_out == 2
+    assert rt.stats.replay_lookup_failures == 2
