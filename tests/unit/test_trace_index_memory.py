@@ -4,34 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline.domain.assembly import assemble_trace
-from pipeline.domain.span import Span, SpanLink
 from pipeline.domain.trace_index import InMemoryTraceIndex, TraceIndex
+from pipeline.testing.assembled import sample_trace
 
 A = "a" * 32
 B = "b" * 32
 C = "c" * 32
 
 
-def trace(
-    trace_id: str, start: int, *, error: bool = False, revision: int = 1, link_to: str | None = None
-) -> dict[str, Any]:
-    links = [SpanLink(link_to, "1" * 16)] if link_to else []
-    root = Span(
-        trace_id,
-        "0" * 15 + "1",
-        "GET /",
-        start,
-        start + 100,
-        "web",
-        kind="SERVER",
-        status_code="ERROR" if error else "UNSET",
-        links=links,
-    )
-    child = Span(
-        trace_id, "0" * 15 + "2", "SELECT", start + 10, start + 50, "db", parent_span_id=root.span_id
-    )
-    return assemble_trace(trace_id, [root, child], revision=revision)
+def trace(trace_id: str, start: int, **kw: Any) -> dict[str, Any]:
+    return sample_trace(trace_id, start, **kw)
 
 
 def test_in_memory_index_satisfies_the_protocol() -> None:
