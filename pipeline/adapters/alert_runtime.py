@@ -38,7 +38,7 @@ from typing import Any
 import orjson
 
 from pipeline.adapters.kafka.acking_producer import AckGroup, AckingProducer
-from pipeline.domain.alerting.bundle import TimedAlert, decode_bundle, encode_bundle
+from pipeline.domain.alerting.bundle import TimedAlert, decode_bundle, encode_bundles
 from pipeline.domain.alerting.config import AlertConfig
 from pipeline.domain.alerting.model import Alert, decode_alerts
 from pipeline.domain.alerting.pipeline import AlertPipeline, Outputs
@@ -310,6 +310,6 @@ class AlertIntake:
             good.append(event)
         self.alerts_in += len(items)
         group = self.producer.group(good)
-        if items:
-            self.producer.produce(self.routing_topic, encode_bundle(items), partition=0, group=group)
+        for bundle in encode_bundles(items):
+            self.producer.produce(self.routing_topic, bundle, partition=0, group=group)
         group.seal()

@@ -19,9 +19,30 @@ from pipeline.errors import DecodeError
 TimedAlert = tuple[float, Alert]
 
 
+# Kafka's default max.message.bytes is 1 MiB; half of that leaves room for headers and batching.
+BUNDLE_MAX_BYTES = 512 * 1024
+
+
 def encode_bundle(items: Sequence[TimedAlert]) -> bytes:
     """One routing-topic record for these alerts."""
     return orjson.dumps([[t, alert_to_compact(a)] for t, a in items])
+
+
+def encode_bundles(items: Sequence[TimedAlert], max_bytes: int = BUNDLE_MAX_BYTES) -> list[bytes]:
+    """Routing-topic records for these alerts, each at most `max_bytes` (or one alert, if larger)."""
+    out: list[bytes] = []
+    parts: list[bytes] = []
+    size = 2
+    for t, a in items:
+        part = orjson.dumps([t, alert_to_compact(a)])
+        if parts and size + len(part) + 1 > max_bytes:
+            out.append(b"[" + b",".join(parts) + b"]")
+            parts, size = [], 2
+        parts.append(part)
+        size += len(part) + 1
+    if parts:
+        out.append(b"[" + b",".join(parts) + b"]")
+    return out
 
 
 def decode_bundle(value: bytes | None) -> list[TimedAlert]:

@@ -31,3 +31,14 @@ def test_shift_stats_match_oncall_stats_schema() -> None:
     shift = stats.add_page(PageRecord("p", 1767225600.0 + 60))
     assert shift is not None
     validator("oncall_stats.v1").validate(shift.to_json())
+
+
+def test_bundles_split_by_size_and_round_trip() -> None:
+    """Alerts split into routing bundles under the byte limit come back whole and in order."""
+    from pipeline.domain.alerting.bundle import decode_bundle, encode_bundles
+
+    items = [(float(i), alert(f"A{i}", float(i), service="s" * 50)) for i in range(30)]
+    bundles = encode_bundles(items, max_bytes=1000)
+    assert len(bundles) > 1 and all(len(b) <= 1000 for b in bundles)
+    back = [x for b in bundles for x in decode_bundle(b)]
+    assert [(t, a.labels, a.fingerprint) for t, a in back] == [(t, a.labels, a.fingerprint) for t, a in items]
