@@ -177,14 +177,21 @@ def instrument_faust_app(
         start_metrics_server(settings, metrics)
 
     async def _refresh_lag() -> None:
-        consumer = app.consumer
-        for tp in consumer.assignment():
-            committed = consumer._committed_offset.get(tp)  # faust keeps no public accessor
-            try:
-                high = consumer.highwater(tp)
-            except Exception:  # not fetched yet on this partition: no figure rather than a wrong one
-                continue
-            metrics.set_lag(tp.topic, tp.partition, high - (committed or 0))
+        # A metric must never take a worker down: during a partition handover faust's
+        # highwater() is None or raises, and the assignment can change under the loop.
+        try:
+            consumer = app.consumer
+            for tp in list(consumer.assignment()):
+                committed = consumer._committed_offset.get(tp)  # faust keeps no public accessor
+                try:
+                    high = consumer.highwater(tp)
+                except Exception:  # not fetched yet on this partition: no figure, not a wrong one
+                    continue
+                if high is None:
+                    continue
+                metrics.set_lag(tp.topic, tp.partition, high - (committed or 0))
+        except Exception:
+            log.debug("consumer lag not available now", exc_info=True)
 
     app.task(_serve_metrics)
     app.timer(lag_interval_s)(_refresh_lag)
