@@ -225,3 +225,14 @@ def test_failed_index_lookup_emits_unreconciled_and_pauses_lookups() -> None:
     assert index.reads == 1
     assert sorted(acked) == ["a", "b"] and rt.stats.traces_out == 2
     assert rt.stats.replay_lookup_failures == 2
+
+
+def test_release_all_and_flush_emits_open_windows_with_reason_shutdown() -> None:
+    """At a final shutdown, open traces are emitted (reason shutdown) and their inputs acked on delivery."""
+    producer = MemoryProducer()
+    rt, acked, _ = runtime(producer)
+    rt.add_bundle(("spans", 0, 0), encode_spans([span(T1, 1), span(T2, 1)]), None, "ev", now=0.0)
+    assert asyncio.run(rt.release_all_and_flush(0.1, timeout_s=5.0))
+    records = [orjson.loads(v) for t, v, _, _ in producer.delivered if t == "traces"]
+    assert sorted((r["trace_id"], r["reason"]) for r in records) == [(T1, "shutdown"), (T2, "shutdown")]
+    assert acked == ["ev"]
