@@ -141,10 +141,10 @@ def test_kill_9_of_one_worker_loses_no_span(
         if doc["revision"] >= latest.get(doc["trace_id"], {"revision": 0})["revision"]:
             latest[doc["trace_id"]] = doc
     # The survivor took over every partition after the kill (so replay was exercised).
-    assert re.search(r"assigned partitions \[0, 1, 2, 3\]", survivor.log_tail(10_000_000)), survivor.log_tail()
+    took_over = re.search(r"assigned partitions \[0, 1, 2, 3\]", survivor.log_tail(10_000_000))
+    assert took_over, survivor.log_tail()
     assert set(latest) == set(expected)
     for trace_id, ids in expected.items():
         assert {s["span_id"] for s in latest[trace_id]["spans"]} == ids, trace_id
     partial = {key: sets for key, sets in copies.items() if any(s != sets[0] for s in sets)}
     assert not partial, f"duplicates that are not whole records: {list(partial)[:5]}"
-    print(f"{len(records)} records for {len(expected)} traces; duplicated keys: {sum(len(v) > 1 for v in copies.values())}")
