@@ -26,6 +26,7 @@ import faust
 from pipeline.adapters.alert_runtime import AlertIntake, AlertRouterRuntime, InputRecord, Position
 from pipeline.adapters.alerting_files import load_alert_config, load_schedule
 from pipeline.adapters.kafka.alert_routing_topic import ensure_routing_topic
+from pipeline.adapters.observability import instrument_faust_app
 from pipeline.domain.alerting.store import AlertStateStore, InMemoryAlertState
 from pipeline.errors import RecordError
 from pipeline.settings import Settings
@@ -56,9 +57,7 @@ def build_router(settings: Settings, *, bootstrap: str | None = None,
     routing = ensure_routing_topic(settings, app_rt.bootstrap)
     raw_topic = app.topic(settings.topic_alerts_raw, key_type=bytes, value_type=bytes)
     routing_topic = app.topic(routing, key_type=bytes, value_type=bytes)
-    # Not instrumented with pipeline.adapters.observability.instrument_faust_app yet: its lag timer
-    # crashes the worker when a newly assigned partition has no high watermark (`None - int`),
-    # which is exactly what a routing-partition handover produces.
+    instrument_faust_app(app, NAME, settings)
 
     def dead_letter(pos: Position, value: bytes | None, key: Any, exc: RecordError, event: Any) -> None:
         group = producer.group([event])

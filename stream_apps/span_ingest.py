@@ -25,6 +25,7 @@ import faust
 
 from pipeline.adapters.kafka.acking_producer import ProduceHeaders
 from pipeline.adapters.kafka.topics import require_partitions
+from pipeline.adapters.observability import instrument_faust_app
 from pipeline.domain.codec import Limits, decode_spans, encode_spans
 from pipeline.domain.partitioning import bundles_by_partition
 from pipeline.domain.span import Span
@@ -66,6 +67,7 @@ def build_runtime_for(settings: Settings, *, bootstrap: str | None = None) -> tu
     bundle_max = settings.bundle_max_spans
     bundle_headers: ProduceHeaders = [("content-type", b"application/json")]
     source = app.topic(settings.topic_spans_in, key_type=bytes, value_type=bytes)
+    metrics = instrument_faust_app(app, NAME, settings)
 
     def decode(message: Any) -> list[Span]:
         if message.value is None:
@@ -80,6 +82,7 @@ def build_runtime_for(settings: Settings, *, bootstrap: str | None = None) -> tu
             try:
                 spans.extend(decode(message))
             except Exception as exc:  # RecordError is expected; anything else is dead-lettered too
+                metrics.dlq_record(getattr(exc, "reason", "unexpected_error"))
                 dead_letters.send(
                     message.value,
                     message.key,
@@ -95,10 +98,13 @@ def build_runtime_for(settings: Settings, *, bootstrap: str | None = None) -> tu
                     out_topic, encode_spans(bundle), partition=partition, headers=bundle_headers, group=group
                 )
                 stats.bundles += 1
+                metrics.records_out.inc()
         group.seal()
         producer.poll()
         stats.records += len(events)
         stats.spans += len(spans)
+        metrics.spans_in.inc(len(spans))
+        metrics.spans_out.inc(len(spans))
         stats.batches += 1
 
     async def ingest(stream: Any) -> None:
