@@ -45,7 +45,7 @@ def _trace(n: int) -> list[Span]:
 def test_worker_counts_spans_commits_and_lag_on_its_endpoint(
     kafka: KafkaTestClient, obspipe_settings: Callable[..., Settings], tmp_path: Path
 ) -> None:
-    """After one 5-span trace, the endpoint shows 5 spans in and out, a timed commit and lag series."""
+    """After one 5-span trace, the endpoint shows 1 record and 5 spans in and out, a commit and lag."""
     settings = obspipe_settings(
         topic_partitions=PARTITIONS,
         idle_timeout_s=1.0,
@@ -75,6 +75,8 @@ def test_worker_counts_spans_commits_and_lag_on_its_endpoint(
                 break
             time.sleep(0.5)
         assert row.get("spans_in") == 5 and row.get("spans_out") == 5, f"{row}\n{worker.log_tail()}"
+        # one bundle in, one assembled trace out: each record counted once
+        assert row.get("records_in") == 1 and row.get("records_out") == 1, row
         assert row.get("open_traces") == 0
         assert "lag" in row  # the lag timer refreshed the per-partition gauges
         assert _commits(urls[0]) >= 1
