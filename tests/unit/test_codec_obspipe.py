@@ -155,6 +155,9 @@ def test_unknown_keys_are_ignored() -> None:
         ({"trace_id": "zz"}, "span.trace_id: must be 32 hex characters, got 'zz'"),
         ({"trace_id": "0" * 32}, "span.trace_id: must not be all zeros"),
         ({"trace_id": 12}, "span.trace_id: must be a string of 32 hex characters, got number"),
+        # A number with as many decimal digits as the id has hex characters is still a number.
+        ({"span_id": 1234567890123456}, "span.span_id: must be a string of 16 hex characters, got number"),
+        ({"parent_span_id": 1234567890123456}, "span.parent_span_id: must be 16 hex characters"),
         ({"trace_id": TRACE_ID[:-1] + "g"}, "span.trace_id: must be 32 hex characters"),
         ({"span_id": SPAN_ID[:15]}, "span.span_id: must be 16 hex characters, got '00f067aa0ba902b'"),
         ({"span_id": "0" * 16}, "span.span_id: must not be all zeros"),

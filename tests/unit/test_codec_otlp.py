@@ -168,6 +168,7 @@ def test_legacy_instrumentation_library_spans_key() -> None:
             f"{PREFIX}.links[0].traceId: must be 32 hex",
         ),
         ({"flags": -3}, f"{PREFIX}.flags: must be an integer"),
+        ({"spanId": 1234567890123456}, f"{PREFIX}.spanId: must be a string of 16 hex characters, got number"),
     ],
 )
 def test_otlp_json_errors_name_the_field(change: dict[str, Any], message: str) -> None:

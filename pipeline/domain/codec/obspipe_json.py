@@ -64,10 +64,16 @@ def parse_span(obj: Any, lim: Limits, check_sizes: bool = True) -> Span:
     get = obj.get
     parent = get("parent_span_id")
     # One regex over the joined ids costs half of three: the dashes keep each id's length exact.
-    if parent is None:
-        valid = _TRACE_SPAN(f"{trace_id}-{span_id}")
-    else:
-        valid = _TRACE_SPAN_PARENT(f"{trace_id}-{span_id}-{parent}")
+    # The class tests keep numbers out (the f-string would turn 16 decimal digits into an "id").
+    valid = (
+        trace_id.__class__ is str
+        and span_id.__class__ is str
+        and (
+            _TRACE_SPAN(f"{trace_id}-{span_id}")
+            if parent is None
+            else parent.__class__ is str and _TRACE_SPAN_PARENT(f"{trace_id}-{span_id}-{parent}")
+        )
+    )
     if not valid or trace_id == ZERO_TRACE_ID or ZERO_SPAN_ID in (span_id, parent):
         trace_id = check_id(trace_id, 32, "trace_id")
         span_id = check_id(span_id, 16, "span_id")

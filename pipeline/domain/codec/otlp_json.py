@@ -192,7 +192,13 @@ def _span(obj: Any, resource: dict[str, Any], service: str, lim: Limits) -> Span
     span_id: Any = get("spanId")
     parent: Any = get("parentSpanId")
     joined = f"{trace_id}-{span_id}-{parent or ''}"
-    if not _IDS(joined) or trace_id == ZERO_TRACE_ID or span_id == ZERO_SPAN_ID:
+    if (
+        not _IDS(joined)
+        or trace_id.__class__ is not str  # a number's digits would pass the regex
+        or span_id.__class__ is not str
+        or trace_id == ZERO_TRACE_ID
+        or span_id == ZERO_SPAN_ID
+    ):
         trace_id = check_id(trace_id, 32, "traceId")
         span_id = check_id(span_id, 16, "spanId")
     if parent is not None and (parent.__class__ is not str or not HEX16(parent) or parent == ZERO_SPAN_ID):
