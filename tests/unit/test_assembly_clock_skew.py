@@ -5,7 +5,7 @@ from __future__ import annotations
 from assembly_support import TRACE, by_id, codes, sid, span
 
 from pipeline.domain.assembly import AssemblyOptions, assemble_trace
-from pipeline.domain.assembly.clock_skew import skew_delta, span_hosts
+from pipeline.domain.assembly.clock_skew import skew_delta
 from pipeline.domain.span import Span
 
 
@@ -130,8 +130,8 @@ def test_corrected_order_puts_siblings_by_adjusted_start() -> None:
     assert [s["span_id"] for s in rec["spans"]] == [sid(1), sid(3), sid(2)]
 
 
-def test_inline_hosts_match_the_span_model() -> None:
-    """The assembler's host lookup agrees with Span.host, including the fallbacks and non-string values."""
+def test_host_falls_back_from_host_name_to_host_id_to_instance_id() -> None:
+    """Span.host (the clock-skew host) is host.name, else host.id, else service.instance.id, as a string."""
     resources = [
         {"host.name": "a", "host.id": "b"},
         {"host.id": "b", "service.instance.id": "c"},
@@ -141,4 +141,4 @@ def test_inline_hosts_match_the_span_model() -> None:
         {},
     ]
     spans = [Span(TRACE, sid(i + 1), "x", 0, 1, "svc", resource=r) for i, r in enumerate(resources)]
-    assert span_hosts(spans) == [s.host for s in spans] == ["a", "b", "c", "b", "7", None]
+    assert [s.host for s in spans] == ["a", "b", "c", "b", "7", None]

@@ -13,20 +13,6 @@ Raw times stay on the span; adjusted times go to `WorkingTrace.start/end`.
 from __future__ import annotations
 
 from pipeline.domain.assembly.model import CLOCK_SKEW_ADJUSTED, CLOCK_SKEW_EXCEEDED, WorkingTrace
-from pipeline.domain.span import HOST_KEYS, Span
-
-_K1, _K2, _K3 = HOST_KEYS
-
-
-def span_hosts(spans: list[Span]) -> list[str | None]:
-    """`Span.host` of every span, computed inline (a property call per span costs 3x more)."""
-    hosts: list[str | None] = [
-        r.get(_K1) or r.get(_K2) or r.get(_K3) or None for r in (s.resource for s in spans)
-    ]
-    for i, h in enumerate(hosts):
-        if h is not None and h.__class__ is not str:
-            hosts[i] = str(h)
-    return hosts
 
 
 def skew_delta(child_start: int, child_end: int, parent_start: int, parent_end: int) -> int:
@@ -49,16 +35,18 @@ def shift_children(work: WorkingTrace, p: int, kids: list[int]) -> bool:
         Whether any child moved (its siblings' order may then have changed).
     """
     moved = False
-    start, end, skew = work.start, work.end, work.skew
-    hosts = work.hosts
-    if hosts is None:
-        hosts = work.hosts = span_hosts(work.spans)
+    start, end, skew, spans = work.start, work.end, work.skew, work.spans
     p_start, p_end, p_skew = start[p], end[p], skew[p]
+    host: str | None = None
+    host_known = False
     for c in kids:
         c_start, c_end = start[c], end[c]
         if not p_skew and c_start >= p_start and c_end <= p_end:
             continue  # fits and inherits nothing: the common case, decided without the hosts
-        host, c_host = hosts[p], hosts[c]
+        # Hosts are looked up only here, for the few spans that need them.
+        if not host_known:
+            host, host_known = spans[p].host, True
+        c_host = spans[c].host
         if c_host is not None and c_host == host:
             delta = p_skew
         else:

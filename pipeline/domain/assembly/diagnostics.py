@@ -18,8 +18,8 @@ def diagnose_propagation(work: WorkingTrace) -> WorkingTrace:
         message = f"CONSUMER span is a child of PRODUCER span {spans[i].parent_span_id}; a link is expected"
         diagnostics.append((i, QUEUE_PARENT_CHILD, message))
     flags = [s.flags for s in spans]
-    if len({f & FLAG_SAMPLED for f in flags}) < 2:
-        return work  # all agree: no pair can disagree
+    if len(set(flags)) < 2 or len({f & FLAG_SAMPLED for f in flags}) < 2:
+        return work  # all agree: no pair can disagree (equal flags, the usual case, decide it in C)
     for i, p in enumerate(parent):
         if p != NO_PARENT and (flags[i] ^ flags[p]) & FLAG_SAMPLED:
             span, up = spans[i], spans[p]

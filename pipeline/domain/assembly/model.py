@@ -68,7 +68,6 @@ class WorkingTrace:
     self_time: list[int] = field(init=False)
     children_overflow: bool = True  # some child sticks out of its parent (adjusted times)
     on_critical_path: list[bool] = field(init=False)
-    hosts: list[str | None] | None = None  # `Span.host` per span, computed when first needed
     critical_path: list[tuple[int, int, int]] = field(default_factory=list)  # (span index, start, end)
     # (span index or TRACE_LEVEL, code, message); sorted into tree order by the record stage
     diagnostics: list[tuple[int, str, str]] = field(default_factory=list)

@@ -7,10 +7,26 @@ time is made of (see benchmarks/assemble.py).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from operator import sub
+
 from pipeline.domain.assembly.clock_skew import shift_children
 from pipeline.domain.assembly.model import WorkingTrace
 from pipeline.domain.assembly.timing import children_cover_ns
 from pipeline.domain.assembly.tree import break_cycles
+
+
+def sibling_key(start: list[int], ids: list[str], rank: list[int]) -> Callable[[int], tuple[int, str, int]]:
+    """Sort key of sibling spans: adjusted start, then span id, then copy rank.
+
+    Made by a factory rather than a closure inside `walk_tree`, whose hot locals would
+    otherwise become (slower) cell variables.
+    """
+
+    def key(i: int) -> tuple[int, str, int]:
+        return (start[i], ids[i], rank[i])
+
+    return key
 
 
 def walk_tree(work: WorkingTrace) -> WorkingTrace:
@@ -25,14 +41,13 @@ def walk_tree(work: WorkingTrace) -> WorkingTrace:
     start = work.start  # raw starts from `collapse_duplicates`, adjusted here in place
     end = [s.end_time_unix_nano for s in spans]
     work.end, work.skew = end, [0] * n
-    self_time = [e - s if e > s else 0 for s, e in zip(start, end)]  # noqa: B905 (equal by construction)
+    self_time = list(map(sub, end, start))
+    if self_time and min(self_time) < 0:  # end before start: only from spans built unchecked
+        self_time = [d if d > 0 else 0 for d in self_time]
     depth = [0] * n
     order: list[int] = []
     correct = work.options.max_clock_skew_adjustment_ns > 0
     children, ids, rank = work.children, work.span_ids, work.dup_rank
-
-    def key(i: int) -> tuple[int, str, int]:
-        return (start[i], ids[i], rank[i])
 
     skew = work.skew
     overflow = False
@@ -56,7 +71,11 @@ def walk_tree(work: WorkingTrace) -> WorkingTrace:
                     if not overflow:
                         overflow = start[c] < p_start or end[c] > p_end
                 if self_time[p]:
-                    covered = min(end[c], p_end) - max(start[c], p_start)
+                    # The child clamped to its parent, without min()/max() calls (this is per span).
+                    c_start, c_end = start[c], end[c]
+                    if c_start < p_start:  # noqa: PLR1730 - max() costs a call per span
+                        c_start = p_start
+                    covered = (c_end if c_end < p_end else p_end) - c_start
                     if covered > 0:
                         self_time[p] -= covered
                 stack.append(c)
@@ -71,7 +90,7 @@ def walk_tree(work: WorkingTrace) -> WorkingTrace:
             # sorting again only when the skew correction moved one of them.
             if not fits:
                 if correct and shift_children(work, p, kids):
-                    kids.sort(key=key)
+                    kids.sort(key=sibling_key(start, ids, rank))
                 if not overflow:  # tells the critical path whether any clamping is needed
                     overflow = any(start[c] < p_start or end[c] > p_end for c in kids)
             if self_time[p]:
@@ -83,7 +102,7 @@ def walk_tree(work: WorkingTrace) -> WorkingTrace:
         reached = [False] * n
         for i in order:
             reached[i] = True
-        pending = sorted(break_cycles(work, reached), key=key)
+        pending = sorted(break_cycles(work, reached), key=sibling_key(start, ids, rank))
         roots.extend(pending)
     work.roots, work.order, work.depth, work.self_time = roots, order, depth, self_time
     work.children_overflow = overflow
