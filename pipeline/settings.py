@@ -106,6 +106,17 @@ class Settings(BaseSettings):
         600_000_000, ge=0, description="OBSPIPE_MAX_CLOCK_SKEW_ADJUSTMENT_US: 0 disables correction."
     )
     bundle_max_spans: int = Field(500, ge=1, description="OBSPIPE_BUNDLE_MAX_SPANS: spans per bundle record.")
+    propagation_rules_enabled: bool = Field(
+        True,
+        description="OBSPIPE_PROPAGATION_RULES_ENABLED: the assembler flags LOST_CONTEXT_SUSPECTED and "
+        "CONTEXT_LEAK_SUSPECTED across traces released close together.",
+    )
+    propagation_evidence_max_spans: int = Field(
+        50_000,
+        ge=0,
+        description="OBSPIPE_PROPAGATION_EVIDENCE_MAX_SPANS: caller spans of released traces remembered "
+        "for those rules (memory bound; most are shared with the late cache).",
+    )
     assembler_tick_s: float = Field(
         0.1, gt=0, le=10, description="OBSPIPE_ASSEMBLER_TICK_S: how often due trace windows are released."
     )

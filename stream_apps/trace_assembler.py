@@ -32,6 +32,7 @@ from pipeline.adapters.assembler_runtime import AssemblerRuntime
 from pipeline.adapters.observability import instrument_faust_app
 from pipeline.domain.assembly import AssemblyOptions
 from pipeline.domain.partitioning import partition_for_trace
+from pipeline.domain.propagation_rules import PropagationWatch
 from pipeline.domain.trace_index import TraceIndex
 from pipeline.domain.windows import Position, TraceWindows, WindowOptions
 from pipeline.errors import RecordError
@@ -65,6 +66,13 @@ def build_trace_index(settings: Settings) -> TraceIndex | None:
         recent_max=settings.trace_index_recent_max,
         buffer_max=settings.trace_index_buffer_max,
     ).start()
+
+
+def build_propagation_watch(settings: Settings) -> PropagationWatch | None:
+    """The worker's cross-trace propagation rules, or None if disabled."""
+    if not settings.propagation_rules_enabled:
+        return None
+    return PropagationWatch(max_evidence=settings.propagation_evidence_max_spans)
 
 
 # (gauge name, help, source, attribute): counters read at scrape time.
@@ -157,6 +165,7 @@ def build_assembler(
         topic_links=settings.topic_links,
         assembly=AssemblyOptions(max_clock_skew_adjustment_ns=settings.max_clock_skew_adjustment_us * 1_000),
         index=index if index is not None else build_trace_index(settings),
+        propagation=build_propagation_watch(settings),
         metrics=metrics,
         release_latency=Histogram(
             "obspipe_trace_release_to_delivery_seconds",

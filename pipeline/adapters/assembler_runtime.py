@@ -29,6 +29,7 @@ import orjson
 
 from pipeline.domain.assembly import AssemblyOptions, assemble_trace
 from pipeline.domain.codec import decode_bundle, span_from_dict
+from pipeline.domain.propagation_rules import PropagationWatch
 from pipeline.domain.trace_index import TraceIndex
 from pipeline.domain.windows import IncomingLink, Position, PriorTrace, Released, TraceWindows
 from pipeline.errors import DecodeError, RecordError, ValidationError
@@ -105,6 +106,9 @@ class AssemblerRuntime:
     topic_links: str
     assembly: AssemblyOptions
     index: TraceIndex | None = None
+    # Cross-trace rules (LOST_CONTEXT_SUSPECTED, CONTEXT_LEAK_SUSPECTED) over each group of
+    # traces released together; one per worker, its evidence bounded in span count and time.
+    propagation: PropagationWatch | None = None
     metrics: Any = None  # pipeline.adapters.observability.PipelineMetrics, optional
     release_latency: Any = None  # a prometheus Histogram (child): release -> delivery, seconds
     lookup_timeout_s: float = 2.0
@@ -193,10 +197,13 @@ class AssemblerRuntime:
 
     async def emit(self, released: Sequence[Released], now: float) -> None:
         """Emit released traces; replay suspects are first reconciled with the trace index."""
+        extra: dict[str, list[dict[str, str]]] = {}
+        if self.propagation is not None:
+            extra = self.propagation.check([s for rel in released for s in rel.spans])
         suspects = [r for r in released if r.replay_suspect]
         for rel in released:
             if not rel.replay_suspect:
-                self._produce(rel)
+                self._produce(rel, extra.get(rel.trace_id))
         if not suspects:
             return
         priors = await self._lookup([r.trace_id for r in suspects])
@@ -207,7 +214,7 @@ class AssemblerRuntime:
             if resolved is None:
                 self._settle(rel.positions)
             else:
-                self._produce(resolved)
+                self._produce(resolved, extra.get(rel.trace_id))
 
     async def _lookup(self, trace_ids: list[str]) -> dict[str, PriorTrace]:
         if self.index is None:
@@ -238,7 +245,7 @@ class AssemblerRuntime:
                 log.warning("ignoring unreadable index entry for %s: %s", trace_id, exc)
         return priors
 
-    def _produce(self, rel: Released) -> None:
+    def _produce(self, rel: Released, extra: list[dict[str, str]] | None = None) -> None:
         record = assemble_trace(
             rel.trace_id,
             rel.spans,
@@ -247,7 +254,7 @@ class AssemblerRuntime:
             reason=rel.reason,
             complete=rel.complete,
             linked_from=rel.linked_from,
-            extra_diagnostics=rel.diagnostics,
+            extra_diagnostics=[*rel.diagnostics, *extra] if extra else rel.diagnostics,
         )
         outgoing = outgoing_links(record)
         encoded = orjson.dumps(record)

@@ -12,7 +12,8 @@ from pipeline.adapters.assembler_runtime import AssemblerRuntime, parse_link_rec
 from pipeline.adapters.kafka.acking_producer import AckingProducer
 from pipeline.domain.assembly import AssemblyOptions, assemble_trace
 from pipeline.domain.codec import encode_spans
-from pipeline.domain.span import Span, SpanLink
+from pipeline.domain.propagation_rules import LOST_CONTEXT_SUSPECTED, PropagationWatch
+from pipeline.domain.span import Span, SpanKind, SpanLink
 from pipeline.domain.trace_index import InMemoryTraceIndex
 from pipeline.domain.windows import TraceWindows, WindowOptions
 from pipeline.errors import RecordError
@@ -64,7 +65,9 @@ def span(trace_id: str, n: int, links: list[SpanLink] | None = None) -> Span:
 
 
 def runtime(
-    producer: MemoryProducer, index: InMemoryTraceIndex | None = None
+    producer: MemoryProducer,
+    index: InMemoryTraceIndex | None = None,
+    propagation: PropagationWatch | None = None,
 ) -> tuple[AssemblerRuntime, list[Any], list[Any]]:
     acked: list[Any] = []
     dead: list[Any] = []
@@ -83,6 +86,7 @@ def runtime(
         topic_links="links",
         assembly=AssemblyOptions(),
         index=index,
+        propagation=propagation,
     )
     return rt, acked, dead
 
@@ -215,7 +219,7 @@ def test_failed_index_lookup_emits_unreconciled_and_pauses_lookups() -> None:
     """With the index unreadable, replay suspects are emitted as they are and later ticks skip the lookup."""
     producer = MemoryProducer()
     index = FailingIndex()
-    rt, acked, _ = runtime(producer, index)  # type: ignore[arg-type]
+    rt, acked, _ = runtime(producer, index)
     rt.assign([0], now=0.0)
     rt.add_bundle(("spans", 0, 0), encode_spans([span(T1, 1)]), None, "a", now=0.0)
     tick(rt, 1.0)
@@ -236,3 +240,52 @@ def test_release_all_and_flush_emits_open_windows_with_reason_shutdown() -> None
     records = [orjson.loads(v) for t, v, _, _ in producer.delivered if t == "traces"]
     assert sorted((r["trace_id"], r["reason"]) for r in records) == [(T1, "shutdown"), (T2, "shutdown")]
     assert acked == ["ev"]
+
+
+def _lost_context_pair() -> list[Span]:
+    """checkout's trace T1 calls payments without passing its context; payments starts trace T2."""
+    ms = 1_000_000
+    t0 = 1_700_000_000_000_000_000
+
+    def sp(trace: str, sid: str, kind: SpanKind, window_ms: tuple[int, int], service: str, **kw: Any) -> Span:
+        resource = {"service.name": service, "host.name": f"{service}-0"}
+        start, end = (t0 + t * ms for t in window_ms)
+        return Span(trace, sid * 16, sid, start, end, service, kind=kind, resource=resource, **kw)
+
+    call = {"parent_span_id": "1" * 16, "attributes": {"peer.service": "payments"}}
+    return [
+        sp(T1, "1", "SERVER", (0, 100), "checkout"),
+        sp(T1, "2", "CLIENT", (10, 60), "checkout", **call),  # unanswered: no child in T1
+        sp(T2, "3", "SERVER", (15, 55), "payments"),  # a root inside the call: lost context
+    ]
+
+
+def _diagnostic_codes(producer: MemoryProducer) -> dict[str, list[tuple[str, str]]]:
+    records = [orjson.loads(v) for t, v, _, _ in producer.delivered if t == "traces"]
+    return {r["trace_id"]: [(d["code"], d["span_id"]) for d in r["diagnostics"]] for r in records}
+
+
+def test_lost_context_pair_released_in_one_tick_is_flagged() -> None:
+    """A SERVER root called by another trace's unanswered CLIENT span, released in the same tick, gets
+    LOST_CONTEXT_SUSPECTED; its caller's trace does not."""
+    producer = MemoryProducer()
+    rt, acked, _ = runtime(producer, propagation=PropagationWatch())
+    rt.add_bundle(("spans", 0, 0), encode_spans(_lost_context_pair()), None, "ev", now=0.0)
+    assert tick(rt, 1.0) == 2
+    producer.poll()
+    codes = _diagnostic_codes(producer)
+    assert (LOST_CONTEXT_SUSPECTED, "3" * 16) in codes[T2]
+    assert all(code != LOST_CONTEXT_SUSPECTED for code, _ in codes[T1])
+    assert acked == ["ev"]
+
+
+def test_without_propagation_watch_no_cross_trace_diagnostic() -> None:
+    """The same pair assembled without a watch has no LOST_CONTEXT_SUSPECTED (the watch adds it)."""
+    producer = MemoryProducer()
+    rt, _, _ = runtime(producer)
+    rt.add_bundle(("spans", 0, 0), encode_spans(_lost_context_pair()), None, "ev", now=0.0)
+    tick(rt, 1.0)
+    producer.poll()
+    codes = _diagnostic_codes(producer)
+    assert set(codes) == {T1, T2}
+    assert all(code != LOST_CONTEXT_SUSPECTED for diags in codes.values() for code, _ in diags)
