@@ -31,6 +31,7 @@ from stream_apps.span_ingest import content_type
 NAME = "slo-burn"
 BATCH_MAX = 500
 BATCH_WITHIN_S = 0.5
+TICK_S = 1.0  # how often minutes closed by other workers' input are evaluated
 log = logging.getLogger(__name__)
 
 
@@ -69,6 +70,7 @@ def build_slo_burn(
         topic_alerts=settings.topic_alerts_raw,
         partitions=settings.topic_partitions,
         owned_partitions=set(),  # evaluates nothing until the group assigns partitions
+        expected_sources=tuple(f"{settings.topic_red}[{p}]" for p in range(settings.topic_partitions)),
     )
     runtime.load()
 
@@ -92,6 +94,10 @@ def build_slo_burn(
     async def metrics_in(stream: Any) -> None:
         async for events in stream.noack().noack_take(BATCH_MAX, BATCH_WITHIN_S):
             runtime.add_metric_batch(records(events))
+
+    @app.timer(TICK_S)  # type: ignore[untyped-decorator]
+    async def evaluate_closed_minutes() -> None:
+        runtime.tick()
 
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]  # faust's stub wants *args only
     async def _assigned(_app: Any, assigned: Any, **_: Any) -> None:

@@ -23,6 +23,7 @@ A crash before 3 re-evaluates those minutes after the restart: statuses and aler
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,6 +46,9 @@ log = logging.getLogger(__name__)
 # After a jump in event time, evaluate at most the last 3 days of minutes (the longest alert
 # window); older minutes would only repeat "no alert" while the windows drain.
 MAX_CATCH_UP_MINUTES = 4320
+# A partition that has reported nothing for this long (wall clock) is idle: evaluation does not
+# wait for it. Event time alone cannot tell an idle partition from a slow one.
+IDLE_S = 10.0
 # The owner of an SLO drops buckets no window reaches any more about once an hour of event time.
 PRUNE_EVERY_MINUTES = 60
 # With several workers, the owner of an SLO re-reads this many recent minutes of its buckets
@@ -103,6 +107,9 @@ class SloRuntime:
     dead_letter: Callable[[Position, bytes | None, Any, RecordError, Any], None]
     topic_status: str
     topic_alerts: str
+    clock: Callable[[], float] = time.time  # wall clock: only to tell idle input partitions
+    # Input partitions ("topic[p]") whose watermarks evaluation waits for, once they report.
+    expected_sources: tuple[str, ...] = ()
     stats: SloStats = field(default_factory=SloStats)
     evaluators: dict[str, SloEvaluator] = field(default_factory=dict)
     partitions: int = 1
@@ -110,6 +117,7 @@ class SloRuntime:
     owned_partitions: set[int] | None = None
     watermark_minute: int | None = None
     first_minute: int | None = None
+    _started_s: float | None = None
     _seq: int = 0
     _saved_seq: dict[str, int] = field(default_factory=dict)
 
@@ -162,7 +170,8 @@ class SloRuntime:
         """A batch of `metrics.red` records."""
         contributions: list[Contribution] = []
         good_handles = []
-        minutes = set()
+        minutes: dict[str, int] = {}
+        lowest: int | None = None
         for rec in records:
             try:
                 if rec.value is None:
@@ -176,28 +185,35 @@ class SloRuntime:
                 self._reject(rec, exc)
                 continue
             good_handles.append(rec.handle)
-            minutes.add(doc["window_start_unix_nano"] // NS_PER_MINUTE)
+            minute = doc["window_start_unix_nano"] // NS_PER_MINUTE
+            _raise(minutes, rec, minute)
+            lowest = minute if lowest is None else min(lowest, minute)
         self.stats.red_records += len(records)
-        self._apply(contributions, good_handles, minutes)
+        self._apply(contributions, good_handles, minutes, lowest)
 
     def add_metric_batch(self, records: Sequence[InputRecord]) -> None:
         """A batch of `otlp_metrics` records (OTLP metrics or obspipe samples)."""
         samples = []
         good_handles = []
+        minutes: dict[str, int] = {}
         for rec in records:
             try:
                 if rec.value is None:
                     raise DecodeError("empty record value")
-                samples.extend(decode_metrics(rec.value, rec.content_type))
+                decoded = decode_metrics(rec.value, rec.content_type)
             except RecordError as exc:
                 self._reject(rec, exc)
                 continue
+            samples.extend(decoded)
             good_handles.append(rec.handle)
+            for sample in decoded:
+                _raise(minutes, rec, sample.time_unix_nano // NS_PER_MINUTE)
         self.stats.metric_records += len(records)
         series = sorted({s.series for s in samples if s.kind == "counter" and s.temporality == "cumulative"})
         last = self.store.last_samples(series)
         contributions, newest = metric_contributions(self.slos, samples, last)
-        self._apply(contributions, good_handles, {s.time_unix_nano // NS_PER_MINUTE for s in samples})
+        lowest = min((sample.time_unix_nano for sample in samples), default=None)
+        self._apply(contributions, good_handles, minutes, None if lowest is None else lowest // NS_PER_MINUTE)
         # Only after the contributions are stored: a crash in between recomputes the same ones.
         self.store.set_last_samples(newest)
 
@@ -205,34 +221,71 @@ class SloRuntime:
         self.stats.bad_records[exc.reason] = self.stats.bad_records.get(exc.reason, 0) + 1
         self.dead_letter(rec.position, rec.value, rec.key, exc, rec.handle)
 
-    def _apply(self, contributions: list[Contribution], handles: list[Any], minutes: set[int]) -> None:
-        """Store contributions, then evaluate; every input's minute moves event time, even one that
-        matches no SLO or adds nothing (a counter that did not move)."""
+    def _apply(
+        self,
+        contributions: list[Contribution],
+        handles: list[Any],
+        minutes: dict[str, int],
+        lowest: int | None,
+    ) -> None:
+        """Store contributions, then evaluate; every input's minute moves event time (`minutes`:
+        input partition -> newest minute; `lowest`: the oldest minute in the batch), even one that
+        matches no SLO or adds nothing."""
         for delta in self.store.apply(contributions):
             ev = self.evaluators.get(delta.slo)
             if ev is not None:
                 ev.add(delta.minute, delta.good, delta.total)
-        for minute in minutes:
+        if self.owned_partitions is not None:
+            self.store.report_watermarks(minutes, self.clock())  # after the contributions: they are in
+        for minute in minutes.values():
             self._see(minute)
+        if lowest is not None:
+            self._see(lowest)
         self.stats.contributions += len(contributions)
         self._evaluate_closed(handles)
 
     # ---- evaluation ---------------------------------------------------------------------
+    def tick(self) -> None:
+        """Evaluate what other workers' input has closed (several workers; a timer calls this)."""
+        if self.owned_partitions:
+            self._evaluate_closed([])
+
+    def _last_closed(self) -> int | None:
+        if self.watermark_minute is None:
+            return None
+        if self.owned_partitions is None:
+            return self.watermark_minute - 1
+        marks = self.store.watermarks()
+        now = self.clock()
+        if self._started_s is None:
+            self._started_s = now
+        if now - self._started_s < IDLE_S and any(source not in marks for source in self.expected_sources):
+            return None  # a partition that has not reported yet may still be on its way
+        if not marks:
+            return None
+        active = [minute for minute, stamp in marks.values() if now - stamp < IDLE_S]
+        return min(active or [max(minute for minute, _ in marks.values())]) - 1
+
     def _evaluate_closed(self, handles: list[Any]) -> None:
-        """Evaluate every minute before the watermark minute; outputs gate the acks."""
+        """Evaluate every closed minute not evaluated yet; outputs gate the acks."""
         self._seq += 1
         saver = _SaveThenAck(self, handles, self._seq)
         group = self.producer.group([saver])
-        if self.watermark_minute is not None and self.first_minute is not None:
-            last_closed = self.watermark_minute - 1
-            shared = self.owned_partitions is not None
+        last_closed = self._last_closed()
+        shared = self.owned_partitions is not None
+        if shared and last_closed is not None and self.first_minute is None:
+            # Other workers' input closed minutes before any reached this one: start from the store.
+            for slo in self.slos:
+                if self.owns(slo.name):
+                    self._reload(slo)
+        if last_closed is not None and self.first_minute is not None:
             for name, ev in self.evaluators.items():
                 if not self.owns(name):
                     continue
                 start = self.first_minute if ev.last_evaluated is None else ev.last_evaluated + 1
                 start = max(start, last_closed - MAX_CATCH_UP_MINUTES + 1)
-                if shared:
-                    self._refresh(ev, start - REFRESH_MINUTES, self.watermark_minute)
+                if shared and start <= last_closed:
+                    self._refresh(ev, start - REFRESH_MINUTES, last_closed)
                 status = None
                 for minute in range(start, last_closed + 1):
                     status = self._evaluate(ev, minute, group)
@@ -263,3 +316,11 @@ class SloRuntime:
             if seq > self._saved_seq.get(name, 0):
                 self.store.save_state(name, state, status)
                 self._saved_seq[name] = seq
+
+
+def _raise(minutes: dict[str, int], rec: InputRecord, minute: int) -> None:
+    """Note `minute` as seen on the record's input partition."""
+    topic, partition, _offset = rec.position
+    source = f"{topic}[{partition}]"
+    if minute > minutes.get(source, minute - 1):
+        minutes[source] = minute

@@ -232,3 +232,43 @@ def test_metric_sli_from_otlp_metrics_and_slo_status_command(
     assert orjson.loads(shown.splitlines()[0])["slo"] == "api-availability"
     table = subprocess.run([obspipe, "slo", "status"], env=env, capture_output=True, timeout=60, check=True)
     assert b"api-availability" in table.stdout and b"99% / 30d" in table.stdout
+
+
+def test_two_slo_burn_workers_split_the_slos_and_count_everything(
+    kafka: KafkaTestClient, obspipe_settings: Callable[..., Settings], redis_url: str, tmp_path: Path,
+    start_worker: Callable[..., WorkerProcess],
+) -> None:
+    """With two workers in the group, each SLO minute is evaluated by its owner (a repeat after a
+    rebalance must be identical), and counts the records consumed by both workers: 10,000 events a
+    minute, 1,000 bad in minute 3."""
+    slo_file = tmp_path / "four-slos.yaml"
+    slo_file.write_text("slos:\n" + "".join(
+        f"  - {{name: slo{i}, objective: 99.9, sli: {{spans: {{type: error_ratio, service: checkout}}}}}}\n"
+        for i in range(4)
+    ))
+    s = obspipe_settings(redis_url=redis_url, topic_partitions=PARTITIONS, slo_file=slo_file,
+                         slo_state_prefix=f"test-{uuid.uuid4().hex[:8]}")
+    create_topics(s)
+    first = start_worker("slo-burn", s, loglevel="info")
+    second = start_worker("slo-burn", s, loglevel="info")
+    for worker in (first, second):  # both in the group before any input: each owns one partition
+        worker.wait_for_log("slo-burn: evaluating [", timeout=DEADLINE_S)
+    records = minute_records(range(12), bad_minute=3)
+    for i, record in enumerate(records):  # both partitions carry every minute
+        kafka.produce(s.topic_red, [record], partition=i % PARTITIONS)
+    end = T0 + 11 * MINUTE
+
+    def all_final(rs: list[Record]) -> bool:
+        return sum(orjson.loads(r.value or b"")["evaluated_at_unix_nano"] == end for r in rs) >= 4
+
+    seen = kafka.consume_until(s.topic_slo_status, all_final, timeout=DEADLINE_S, settle=3.0)
+    docs = [orjson.loads(r.value or b"") for r in seen]
+    by_minute: dict[tuple[str, int], dict[str, Any]] = {}
+    for d in docs:
+        earlier = by_minute.setdefault((d["slo"], d["evaluated_at_unix_nano"]), d)
+        assert earlier == d, "an SLO minute was evaluated twice with different results"
+    assert len(by_minute) == 4 * 11
+    for d in docs:
+        minutes = (d["evaluated_at_unix_nano"] - T0) // MINUTE
+        assert d["period_total"] == 10_000 * minutes, (d, first.log_tail(), second.log_tail())
+        assert d["period_total"] - d["period_good"] == (1000 if minutes > 3 else 0)

@@ -50,3 +50,14 @@ def test_state_status_and_counter_samples_round_trip(store: RedisSloStore) -> No
     assert store.statuses() == {"a": {"slo": "a", "policy_tier": "freeze"}}
     store.set_last_samples({"c{x=1}": (7, 2.5)})
     assert store.last_samples(["c{x=1}", "c{x=2}"]) == {"c{x=1}": (7, 2.5)}
+
+
+def test_watermarks_only_rise_and_carry_the_report_time(store: RedisSloStore) -> None:
+    """A lower minute never lowers a partition's watermark, but does refresh its report time."""
+    store.report_watermarks({"metrics.red[0]": 10, "metrics.red[1]": 7}, 100.0)
+    store.report_watermarks({"metrics.red[0]": 9}, 105.5)
+    assert store.watermarks() == {"metrics.red[0]": (10, 105.5), "metrics.red[1]": (7, 100.0)}
+    memory = InMemorySloStore()
+    memory.report_watermarks({"metrics.red[0]": 10, "metrics.red[1]": 7}, 100.0)
+    memory.report_watermarks({"metrics.red[0]": 9}, 105.5)
+    assert memory.watermarks() == store.watermarks()

@@ -153,35 +153,44 @@ def test_slo_batch_acked_and_state_saved_only_after_statuses_are_delivered(tmp_p
 
 
 def test_two_workers_share_one_store_and_only_the_owner_evaluates() -> None:
-    """Two workers each consume half the traffic; the SLO's owner evaluates with both halves; after a
-    rebalance the other worker takes over from the stored state without re-evaluating."""
+    """Two workers each consume half the traffic; the SLO's owner evaluates a minute only once both
+    input partitions have moved past it, with both halves; after a rebalance the other worker takes
+    over from the stored state without re-evaluating."""
     from pipeline.domain.partitioning import fnv1a_32
 
     store = InMemorySloStore()
     fakes = [HeldDeliveries(), HeldDeliveries()]
     workers = [slo_runtime(fake, store) for fake in fakes]
     owner = fnv1a_32(b"api") % 2
+    other = 1 - owner
     for i, rt in enumerate(workers):
         rt.partitions = 2
         rt.assign({i})
     acked: list[str] = []
 
-    def record(minute: int, source: str, errors: int) -> bytes:
-        value = orjson.loads(red_value(minute, 500, errors))
-        return orjson.dumps(value | {"source": source})
+    def feed(worker: int, offset: int, minute: int, errors: int) -> None:
+        value = orjson.loads(red_value(minute, 500, errors)) | {"source": f"p{worker}"}
+        event = Event(f"{worker}@{offset}", acked)
+        rec = InputRecord(("r", worker, offset), orjson.dumps(value), None, event)
+        workers[worker].add_red_batch([rec])
 
-    # Worker 1 - owner consumes its half first; the owner then sees minute 1 and evaluates minute 0.
-    other = 1 - owner
-    workers[other].add_red_batch([InputRecord(("r", other, 0), record(0, "px", 1), None, Event("o", acked))])
-    workers[owner].add_red_batch([InputRecord(("r", owner, 0), record(0, "py", 0), None, Event("a", acked)),
-                                  InputRecord(("r", owner, 1), record(1, "py", 0), None, Event("b", acked))])
-    assert [t for _, t, _, _ in fakes[other].pending] == []  # not the owner: evaluates nothing
+    feed(other, 0, 0, 1)
+    assert fakes[other].pending == []  # not the owner: evaluates nothing
+    feed(owner, 0, 0, 0)
+    feed(owner, 1, 1, 0)
+    assert fakes[owner].pending == []  # the other partition has not reached minute 1 yet
+    feed(other, 1, 1, 0)
+    workers[owner].tick()  # the owner's timer: both partitions are at minute 1 now
     fakes[owner].deliver_all()
     status = orjson.loads(fakes[owner].delivered[0][1])
+    assert status["evaluated_at_unix_nano"] == T0 + MINUTE
     assert (status["period_total"], status["period_good"]) == (1000, 999)
     # Rebalance: the other worker now owns everything and continues after minute 0.
     workers[other].assign({0, 1})
-    workers[other].add_red_batch([InputRecord(("r", other, 1), record(2, "px", 0), None, Event("c", acked))])
+    feed(other, 2, 2, 0)
+    feed(owner, 2, 2, 0)  # a late batch of the old owner's partition is still stored
+    workers[other].tick()
     fakes[other].deliver_all()
     minutes = [orjson.loads(v)["evaluated_at_unix_nano"] for _, v, _ in fakes[other].delivered]
     assert minutes == [T0 + 2 * MINUTE]  # minute 1 only: minute 0 was evaluated by the old owner
+    assert orjson.loads(fakes[other].delivered[0][1])["period_total"] == 2000

@@ -12,6 +12,7 @@ Key layout (prefix `P`, default "obspipe"):
 - `P:slo:{name}:state`: JSON of the evaluator's alert state.
 - `P:slo:status`: hash name -> JSON of the latest slo.status record (`obspipe slo status`).
 - `P:slo:series`: hash series id -> "time value" of the newest cumulative counter sample.
+- `P:slo:watermarks`: hash input partition -> "newest-minute report-time" (shared event time).
 
 A contribution is applied by a Lua script, atomically: it replaces the source's previous
 contribution only when the new total is larger, and adds the difference to the buckets
@@ -47,6 +48,19 @@ redis.call('HINCRBY', KEYS[3], ARGV[4], dt)
 return {dg, dt}
 """
 
+# KEYS: watermarks hash; ARGV: source, minute, now. Raises the source's watermark (never lowers
+# it) and stamps the report time: "minute now".
+_RAISE = """
+local old = redis.call('HGET', KEYS[1], ARGV[1])
+local minute = tonumber(ARGV[2])
+if old then
+  local cur = tonumber(string.sub(old, 1, string.find(old, ' ') - 1))
+  if cur > minute then minute = cur end
+end
+redis.call('HSET', KEYS[1], ARGV[1], string.format('%d', minute) .. ' ' .. ARGV[3])
+return 0
+"""
+
 DEFAULT_TTL_S = (30 + 3) * 86_400
 
 
@@ -58,6 +72,7 @@ class RedisSloStore:
         self.prefix = prefix
         self.ttl_s = ttl_s
         self._apply = client.register_script(_APPLY)
+        self._raise = client.register_script(_RAISE)
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> RedisSloStore:
@@ -103,6 +118,22 @@ class RedisSloStore:
             for m, g, t in zip(minutes, goods, totals, strict=True)
             if t is not None
         }
+
+    def report_watermarks(self, minutes: dict[str, int], now_s: float) -> None:
+        if not minutes:
+            return
+        pipe = self.client.pipeline(transaction=False)
+        key = f"{self.prefix}:slo:watermarks"
+        for source, minute in minutes.items():
+            self._raise(keys=[key], args=[source, minute, repr(now_s)], client=pipe)
+        pipe.execute()
+
+    def watermarks(self) -> dict[str, tuple[int, float]]:
+        out = {}
+        for key, value in self.client.hgetall(f"{self.prefix}:slo:watermarks").items():
+            minute, stamp = _text(value).split(" ")
+            out[_text(key)] = (int(minute), float(stamp))
+        return out
 
     def prune(self, slo: str, before_minute: int) -> int:
         """Drop buckets older than `before_minute` (their contributions expire by TTL)."""

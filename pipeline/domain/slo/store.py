@@ -53,6 +53,15 @@ class SloStore(Protocol):
         """minute -> (good, total) of the given minutes that have a bucket (what other workers added too)."""
         ...
 
+    def report_watermarks(self, minutes: dict[str, int], now_s: float) -> None:
+        """Raise the event-time watermark (newest minute seen) of input partitions, never lowering
+        one, and note when each partition last reported (wall clock, for idleness)."""
+        ...
+
+    def watermarks(self) -> dict[str, tuple[int, float]]:
+        """input partition -> (newest minute stored, wall-clock time of its last report)."""
+        ...
+
     def prune(self, slo: str, before_minute: int) -> int:
         """Drop the buckets of minutes before `before_minute`; returns how many."""
         ...
@@ -111,6 +120,7 @@ class InMemorySloStore:
     bucket_map: dict[str, dict[int, tuple[int, int]]] = field(default_factory=dict)
     series: dict[str, tuple[int, float]] = field(default_factory=dict)
     states: dict[str, dict[str, Any]] = field(default_factory=dict)
+    marks: dict[str, tuple[int, float]] = field(default_factory=dict)
     status_map: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def apply(self, contributions: list[Contribution]) -> list[BucketDelta]:
@@ -134,6 +144,14 @@ class InMemorySloStore:
     def bucket_values(self, slo: str, minutes: list[int]) -> dict[int, tuple[int, int]]:
         buckets = self.bucket_map.get(slo, {})
         return {m: buckets[m] for m in minutes if m in buckets}
+
+    def report_watermarks(self, minutes: dict[str, int], now_s: float) -> None:
+        for source, minute in minutes.items():
+            old = self.marks.get(source, (minute, now_s))[0]
+            self.marks[source] = (max(minute, old), now_s)
+
+    def watermarks(self) -> dict[str, tuple[int, float]]:
+        return dict(self.marks)
 
     def prune(self, slo: str, before_minute: int) -> int:
         buckets = self.bucket_map.get(slo, {})
