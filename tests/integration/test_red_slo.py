@@ -272,3 +272,30 @@ def test_two_slo_burn_workers_split_the_slos_and_count_everything(
         minutes = (d["evaluated_at_unix_nano"] - T0) // MINUTE
         assert d["period_total"] == 10_000 * minutes, (d, first.log_tail(), second.log_tail())
         assert d["period_total"] - d["period_good"] == (1000 if minutes > 3 else 0)
+
+
+def test_spans_to_red_metrics_to_slo_burn_chain(
+    kafka: KafkaTestClient, settings: Settings, start_worker: Callable[..., WorkerProcess]
+) -> None:
+    """Spans through both real apps: 20 good spans in minute 0 and 20 with 5 errors in minute 1 give
+    minute 1's status 40 events, 35 good, burn rate 5/40/0.001 = 125 over 5 m."""
+    s = settings
+    start_worker("red-metrics", s)
+    start_worker("slo-burn", s)
+    spans = [span(T0 + i * 2 * S, 10) for i in range(20)]
+    spans += [span(T0 + MINUTE + i * 2 * S, 10, error=i < 5) for i in range(20)]
+    produce_bundles(kafka, s.topic_spans_by_trace, spans)
+
+    def minute_1_out(rs: list[Record]) -> bool:
+        totals = deduped_totals(rs)
+        return sum(n for start, (n, _) in totals.items() if T0 + MINUTE <= start < T0 + 2 * MINUTE) == 20
+
+    # Only once minute 1 is all out of red-metrics does event time move on (deterministic test).
+    kafka.consume_until(s.topic_red, minute_1_out, timeout=DEADLINE_S)
+    produce_bundles(kafka, s.topic_spans_by_trace, [span(T0 + 2 * MINUTE + i * S, 10) for i in range(5)])
+    end_1 = T0 + 2 * MINUTE
+    seen = kafka.consume_until(s.topic_slo_status, lambda rs: end_1 in statuses(rs), timeout=DEADLINE_S)
+    status = statuses(seen)[end_1]
+    assert (status["period_total"], status["period_good"]) == (40, 35)
+    assert status["burn_rates"]["5m"] == pytest.approx(125.0)
+    assert "page_1h_5m" in status["firing"]
