@@ -166,3 +166,17 @@ def test_exact_arithmetic_where_floats_disagree() -> None:
     assert math.burn_rate(9999, 10_000) == 1
     assert not math.exceeds(9999, 10_000, Fraction(1))
     assert (1 / 10_000) / (1 - 0.9999) != 1.0  # why floats are not used
+
+
+def test_24h_2h_ticket_fires_alone_when_old_traffic_was_heavy() -> None:
+    """2 clean days at 10,000/min, then 0.4 % errors (burn 4) at 1,000/min: the 24 h burn after k bad
+    minutes is 4000k / (14.4M - 9000k), above 3 from k = 1394 (31000k > 43.2M), while the 3 d burn stays
+    below 0.2 (the heavy clean days dilute it): ticket_24h_2h fires, ticket_3d_6h and the pages never."""
+    ev = SloEvaluator(slo())
+    run(ev, range(START, START + 2 * DAY), bad=0, total=10_000)
+    bad_start = START + 2 * DAY
+    evals = run(ev, range(bad_start, bad_start + DAY), bad=4, total=1000)
+    assert firing_minutes(evals, "ticket_24h_2h")[0] == bad_start + 1393
+    assert {c for e in evals for c in e.status["firing"]} == {"ticket_24h_2h"}
+    # 3 d: 5760 bad of 30.24M events, / 0.001
+    assert evals[-1].status["burn_rates"]["3d"] == pytest.approx(4 * 1440 / (2 * DAY * 10 + DAY))
