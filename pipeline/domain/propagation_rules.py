@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline.domain.assembly import AssemblyOptions, assemble_trace, group_by_trace
-from pipeline.domain.span import Span
+from pipeline.domain.span import HOST_KEYS, Span
 
 LOST_CONTEXT_SUSPECTED = "LOST_CONTEXT_SUSPECTED"
 CONTEXT_LEAK_SUSPECTED = "CONTEXT_LEAK_SUSPECTED"
@@ -41,6 +41,8 @@ CONTEXT_LEAK_SUSPECTED = "CONTEXT_LEAK_SUSPECTED"
 _CLIENT_TARGET_KEYS = ("peer.service", "server.address", "net.peer.name", "rpc.service")
 _SERVER_NAME_KEYS = ("server.address", "rpc.service", "net.host.name")
 _DESTINATION = "messaging.destination.name"
+_CALLER_KINDS = frozenset(("CLIENT", "PRODUCER"))
+_ENTRY_KINDS = frozenset(("SERVER", "CONSUMER"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +101,16 @@ def _answered(spans: Sequence[Span]) -> set[tuple[str, str]]:
     return {(s.trace_id, s.parent_span_id) for s in spans if s.parent_span_id}
 
 
+_HOST_1, _HOST_2, _HOST_3 = HOST_KEYS
+
+
+def _host(span: Span) -> str | None:
+    # Span.host unrolled: this runs for every released span of a streaming assembler.
+    res = span.resource
+    value = res.get(_HOST_1) or res.get(_HOST_2) or res.get(_HOST_3)
+    return str(value) if value else None
+
+
 def evidence_spans(spans: Sequence[Span]) -> list[Span]:
     """The spans of complete traces that can explain another trace's root: unanswered CLIENT and
     PRODUCER spans, and SERVER/CONSUMER spans with a known host."""
@@ -106,30 +118,61 @@ def evidence_spans(spans: Sequence[Span]) -> list[Span]:
     return [
         s
         for s in spans
-        if (s.kind in ("CLIENT", "PRODUCER") and (s.trace_id, s.span_id) not in answered)
-        or (s.kind in ("SERVER", "CONSUMER") and s.host is not None)
+        if (s.kind in _CALLER_KINDS and (s.trace_id, s.span_id) not in answered)
+        or (s.kind in _ENTRY_KINDS and _host(s) is not None)
     ]
+
+
+# Where one evidence span is filed: (one of _Evidence's dicts, key), for each of its keys.
+_Slots = tuple[tuple[dict[Any, deque[Span]], Any], ...]
 
 
 @dataclass(slots=True)
 class _Evidence:
-    """Evidence spans indexed by what a root is matched on."""
+    """Evidence spans indexed by what a root is matched on.
 
-    clients: dict[str, list[Span]] = field(default_factory=dict)  # by target name
-    producers: dict[str, list[Span]] = field(default_factory=dict)  # by destination
-    entries: dict[tuple[str, str], list[Span]] = field(default_factory=dict)  # by (service, host)
+    Each per-key deque is in insertion order, so the oldest evidence can be removed from the
+    front of its deques without rebuilding the index (`PropagationWatch` prunes every check).
+    """
+
+    clients: dict[str, deque[Span]] = field(default_factory=dict)  # by target name
+    producers: dict[str, deque[Span]] = field(default_factory=dict)  # by destination
+    entries: dict[tuple[str, str], deque[Span]] = field(default_factory=dict)  # by (service, host)
 
     def add(self, spans: Iterable[Span]) -> None:
         for s in spans:
-            if s.kind == "CLIENT":
-                for name in _names(s, _CLIENT_TARGET_KEYS):
-                    self.clients.setdefault(name, []).append(s)
-            elif s.kind == "PRODUCER":
-                destination = s.attributes.get(_DESTINATION)
-                if destination:
-                    self.producers.setdefault(str(destination), []).append(s)
-            elif s.host is not None:
-                self.entries.setdefault((s.service_name, s.host), []).append(s)
+            self.file(s)
+
+    def _slots(self, s: Span) -> _Slots:
+        kind = s.kind
+        if kind == "CLIENT":
+            return tuple((self.clients, name) for name in _names(s, _CLIENT_TARGET_KEYS))
+        if kind == "PRODUCER":
+            destination = s.attributes.get(_DESTINATION)
+            return ((self.producers, str(destination)),) if destination else ()
+        host = _host(s)
+        return ((self.entries, (s.service_name, host)),) if host is not None else ()
+
+    def file(self, s: Span) -> _Slots:
+        """Index one evidence span; returns where it went (for `remove_oldest`)."""
+        slots = self._slots(s)
+        for index, key in slots:
+            queue = index.get(key)
+            if queue is None:
+                index[key] = deque((s,))
+            else:
+                queue.append(s)
+        return slots
+
+    @staticmethod
+    def remove_oldest(s: Span, slots: _Slots) -> None:
+        """Unfile `s`, which must be the oldest span still filed under each of its slots."""
+        for index, key in slots:
+            queue = index.get(key)
+            if queue and queue[0] is s:
+                queue.popleft()
+                if not queue:
+                    del index[key]
 
 
 def _remote_caller(root: Span, ev: _Evidence, opts: RuleOptions) -> Span | None:
@@ -209,9 +252,13 @@ def find_lost_context(spans: Sequence[Span], options: RuleOptions = DEFAULT_RULE
 
 def find_context_leaks(spans: Sequence[Span], options: RuleOptions = DEFAULT_RULES) -> list[Finding]:
     """CONTEXT_LEAK_SUSPECTED findings: request attributes that disagree with an ancestor's."""
+    keys = options.request_keys
+    carriers = [s for s in spans if not s.attributes.keys().isdisjoint(keys)]
+    if not carriers:  # the common case: nothing to compare, so no id map to build
+        return []
     by_id = {(s.trace_id, s.span_id): s for s in spans}
     findings: list[Finding] = []
-    for span in spans:
+    for span in carriers:
         for key in options.request_keys:
             mine = span.attributes.get(key)
             if mine is None:
@@ -290,6 +337,8 @@ class PropagationWatch:
     their own evidence plus that of traces checked before (up to `horizon_ns` of span time back
     and at most `max_evidence` spans, oldest dropped first), then remembers their evidence.
     A caller released *after* the root it explains is not seen: that root is not flagged.
+    Cost per check is linear in the spans checked: the oldest evidence leaves the index from the
+    front of its per-key queues, never by rebuilding it.
     """
 
     def __init__(
@@ -301,27 +350,38 @@ class PropagationWatch:
         self.options = options
         self.horizon_ns = horizon_ns
         self.max_evidence = max_evidence
-        self._recent: deque[Span] = deque()
+        self._recent: deque[tuple[Span, _Slots]] = deque()
         self._index = _Evidence()
         self._newest_end = 0
 
+    @property
+    def evidence(self) -> int:
+        """Evidence spans remembered now."""
+        return len(self._recent)
+
     def check(self, spans: Sequence[Span]) -> dict[str, list[dict[str, str]]]:
         """Diagnostics by trace id for the traces in `spans` (complete traces, released together)."""
-        fresh = evidence_spans(spans)
-        self._index.add(fresh)
-        findings = _lost_context(spans, self._index, self.options) + find_context_leaks(spans, self.options)
-        self._recent.extend(fresh)
-        for s in fresh:
-            self._newest_end = max(self._newest_end, s.end_time_unix_nano)
+        recent, index = self._recent, self._index
+        newest = self._newest_end
+        answered = _answered(spans)
+        for s in spans:  # evidence_spans(), with the host looked up once (in file())
+            kind = s.kind
+            if kind in _CALLER_KINDS:
+                if (s.trace_id, s.span_id) in answered:
+                    continue
+            elif kind not in _ENTRY_KINDS:
+                continue
+            slots = index.file(s)
+            if slots:
+                recent.append((s, slots))
+                newest = max(newest, s.end_time_unix_nano)
+        self._newest_end = newest
+        findings = _lost_context(spans, index, self.options) + find_context_leaks(spans, self.options)
         self._prune()
         return diagnostics_by_trace(findings)
 
     def _prune(self) -> None:
         recent, cutoff = self._recent, self._newest_end - self.horizon_ns
-        dropped = 0
-        while recent and (len(recent) > self.max_evidence or recent[0].end_time_unix_nano < cutoff):
-            recent.popleft()
-            dropped += 1
-        if dropped:
-            self._index = _Evidence()
-            self._index.add(recent)
+        while recent and (len(recent) > self.max_evidence or recent[0][0].end_time_unix_nano < cutoff):
+            span, slots = recent.popleft()
+            _Evidence.remove_oldest(span, slots)

@@ -195,3 +195,18 @@ def test_watch_reports_leaks_within_the_batch() -> None:
     """Context leaks need no history: they are found in the batch being checked."""
     spans = [span("a", "1", kind="SERVER", enduser_id="alice"), span("a", "2", parent="1", enduser_id="bob")]
     assert [d["code"] for d in PropagationWatch().check(spans)["a" * 32]] == [CONTEXT_LEAK_SUSPECTED]
+
+
+def test_watch_stays_bounded_and_still_matches_after_pruning() -> None:
+    """After many prunes the watch holds at most max_evidence spans and still flags a fresh caller's root."""
+    story = _retry_story(second_attempt_has_context=False)
+    caller_trace = [s for s in story if s.trace_id == "a" * 32]
+    root_trace = [s for s in story if s.trace_id == "b" * 32]
+    watch = PropagationWatch(max_evidence=3)
+    for i in range(20):  # unrelated callers of payments, all pruned before the story's caller arrives
+        watch.check([span(f"{i % 10}", "7", kind="CLIENT", start=10, end=20, peer_service="payments")])
+        assert watch.evidence <= 3
+    watch.check(caller_trace)
+    (diagnostic,) = watch.check(root_trace)["b" * 32]
+    assert diagnostic["code"] == LOST_CONTEXT_SUSPECTED
+    assert "4" * 16 in diagnostic["message"]  # the story's caller, not one of the pruned ones
