@@ -9,6 +9,7 @@ from typing import IO, Any
 import click
 import orjson
 
+from pipeline.cli.progress import reading
 from pipeline.errors import RecordError
 
 
@@ -39,14 +40,15 @@ def replay(slos_file: Path, alerts: bool, events: IO[bytes]) -> None:
     known = {d.name for d in definitions}
     parsed: list[BucketEvent] = []
     bad = 0
-    for number, line in enumerate(events, start=1):
-        if not line.strip():
-            continue
-        try:
-            parsed.append(parse_bucket_line(line, known))
-        except RecordError as exc:
-            bad += 1
-            click.echo(f"obspipe slo replay: line {number}: {exc}", err=True)
+    with reading(events, "reading buckets") as lines:
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                parsed.append(parse_bucket_line(line, known))
+            except RecordError as exc:
+                bad += 1
+                click.echo(f"obspipe slo replay: line {number}: {exc}", err=True)
     if bad:
         click.echo(f"obspipe slo replay: {bad} bad line(s); nothing evaluated", err=True)
         sys.exit(1)
