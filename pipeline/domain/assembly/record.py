@@ -94,7 +94,7 @@ def build_record(
     """Assemble the output dict from a fully processed `WorkingTrace`."""
     spans, ids, trace_id = work.spans, work.span_ids, work.trace_id
     index = work.index
-    orphans = work.orphans
+    roots, orphans = work.roots, work.orphans
     if len(orphans) > 1:
         position = {i: k for k, i in enumerate(work.order)}
         orphans = sorted(orphans, key=position.__getitem__)
@@ -104,8 +104,8 @@ def build_record(
         "revision": revision,
         "reason": reason,
         "complete": complete,
-        "roots": [ids[i] for i in work.roots],
-        "orphans": [ids[i] for i in orphans],
+        "roots": [ids[i] for i in roots] if len(roots) > 1 else [ids[roots[0]]] if roots else [],
+        "orphans": [ids[i] for i in orphans] if orphans else [],  # (no comprehension call for none)
         "summary": _summary(work),
         "spans": _span_entries(work),
         "links": [
@@ -122,7 +122,9 @@ def build_record(
         "linked_from": [
             {"trace_id": d["trace_id"], "span_id": d["span_id"], "linked_span_id": d["linked_span_id"]}
             for d in linked_from
-        ],
+        ]
+        if linked_from
+        else [],
         "critical_path": [
             {"span_id": ids[i], "start_time_unix_nano": s, "end_time_unix_nano": e}
             for i, s, e in work.critical_path
