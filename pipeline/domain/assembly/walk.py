@@ -82,10 +82,21 @@ def walk_tree(work: WorkingTrace) -> WorkingTrace:
                 continue
             d = depth[p] + 1
             fits = not skew[p]
+            # While the children fit inside the parent (the usual case), the union of their
+            # intervals is summed in this same pass: they are in start order and need no clamping.
+            covered = 0
+            run_s = run_e = p_start
             for c in kids:
                 depth[c] = d
-                if fits and (start[c] < p_start or end[c] > p_end):
-                    fits = False
+                if fits:
+                    c_start, c_end = start[c], end[c]
+                    if c_start < p_start or c_end > p_end:
+                        fits = False
+                    elif c_start > run_e:
+                        covered += run_e - run_s
+                        run_s, run_e = c_start, c_end
+                    elif c_end > run_e:
+                        run_e = c_end
             # Children are indexed in raw-start order (tree.collapse_duplicates): they need
             # sorting again only when the skew correction moved one of them.
             if not fits:
@@ -93,8 +104,10 @@ def walk_tree(work: WorkingTrace) -> WorkingTrace:
                     kids.sort(key=sibling_key(start, ids, rank))
                 if not overflow:  # tells the critical path whether any clamping is needed
                     overflow = any(start[c] < p_start or end[c] > p_end for c in kids)
-            if self_time[p]:
-                self_time[p] -= children_cover_ns(p_start, p_end, kids, start, end)
+                if self_time[p]:
+                    self_time[p] -= children_cover_ns(p_start, p_end, kids, start, end)
+            elif self_time[p]:
+                self_time[p] -= covered + run_e - run_s
             stack.extend(reversed(kids))
         if len(order) == n:
             break
