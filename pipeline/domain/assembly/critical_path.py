@@ -77,7 +77,7 @@ def compute_critical_path(work: WorkingTrace) -> WorkingTrace:
         while True:
             kids = by_end[cur]
             if kids is None:
-                kids = children[cur]
+                kids = children[cur] or []
                 if len(kids) > 1:
                     live = kids if everyone_alive else [c for c in kids if alive[c]]
                     kids = sorted(live, key=ce.__getitem__, reverse=True)

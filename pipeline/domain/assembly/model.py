@@ -56,7 +56,7 @@ class WorkingTrace:
     dup_rank: list[int]  # 0 for the first (canonical) copy of a span id, 1.. for conflicting copies
     index: dict[str, int]  # span id -> index of its canonical copy
     parent: list[int] = field(init=False)
-    children: list[list[int]] = field(init=False)
+    children: list[list[int] | None] = field(init=False)  # None for a leaf (most spans: no list each)
     roots: list[int] = field(init=False)  # after `walk_tree`: in tree order
     orphans: list[int] = field(default_factory=list)
     async_children: list[int] = field(default_factory=list)  # CONSUMER spans under a PRODUCER

@@ -98,7 +98,7 @@ def link_parents(work: WorkingTrace) -> WorkingTrace:
     spans = work.spans
     n = len(spans)
     parent = [NO_PARENT] * n
-    children: list[list[int]] = [[] for _ in range(n)]
+    children: list[list[int] | None] = [None] * n
     roots: list[int] = []
     true_roots = 0
     index = work.index
@@ -116,7 +116,11 @@ def link_parents(work: WorkingTrace) -> WorkingTrace:
             diagnostics.append((i, ORPHAN_SPAN, f"parent {pid} is not in the trace"))
             continue
         parent[i] = p
-        children[p].append(i)
+        kids = children[p]
+        if kids is None:
+            children[p] = [i]
+        else:
+            kids.append(i)
         if span.kind == "CONSUMER" and spans[p].kind == "PRODUCER":
             work.async_children.append(i)
     if true_roots > 1:
@@ -147,7 +151,9 @@ def break_cycles(work: WorkingTrace, reached: list[bool]) -> list[int]:
             cycle = list(seen)[seen[j] :]
             cut = min(cycle, key=lambda c: (spans[c].start_time_unix_nano, ids[c], rank[c]))
             chain = " -> ".join(ids[c] for c in cycle)
-            children[parent[cut]].remove(cut)
+            siblings = children[parent[cut]]
+            if siblings is not None:  # always, as `cut` is one of them
+                siblings.remove(cut)
             parent[cut] = NO_PARENT
             cuts.append(cut)
             work.diagnostics.append((cut, PARENT_CYCLE, f"parent chain {chain} loops; cut above this span"))
