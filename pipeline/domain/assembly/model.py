@@ -65,7 +65,7 @@ class WorkingTrace:
     skew: list[int] = field(init=False)
     order: list[int] = field(init=False)  # span indexes in tree order
     depth: list[int] = field(init=False)
-    self_time: list[int] = field(init=False)
+    covered: list[int] = field(init=False)  # time covered by a span's children (clamped union)
     children_overflow: bool = True  # some child sticks out of its parent (adjusted times)
     on_critical_path: list[bool] = field(init=False)
     critical_path: list[tuple[int, int, int]] = field(default_factory=list)  # (span index, start, end)

@@ -8,7 +8,6 @@ time is made of (see benchmarks/assemble.py).
 from __future__ import annotations
 
 from collections.abc import Callable
-from operator import sub
 
 from pipeline.domain.assembly.clock_skew import shift_children
 from pipeline.domain.assembly.model import WorkingTrace
@@ -41,9 +40,7 @@ def walk_tree(work: WorkingTrace) -> WorkingTrace:
     start = work.start  # raw starts from `collapse_duplicates`, adjusted here in place
     end = [s.end_time_unix_nano for s in spans]
     work.end, work.skew = end, [0] * n
-    self_time = list(map(sub, end, start))
-    if self_time and min(self_time) < 0:  # end before start: only from spans built unchecked
-        self_time = [d if d > 0 else 0 for d in self_time]
+    covered = [0] * n  # by the children's clamped union; self time = duration - covered
     depth = [0] * n
     order: list[int] = []
     correct = work.options.max_clock_skew_adjustment_ns > 0
@@ -70,21 +67,21 @@ def walk_tree(work: WorkingTrace) -> WorkingTrace:
                         shift_children(work, p, kids)
                     if not overflow:
                         overflow = start[c] < p_start or end[c] > p_end
-                if self_time[p]:
-                    # The child clamped to its parent, without min()/max() calls (this is per span).
-                    c_start, c_end = start[c], end[c]
-                    if c_start < p_start:  # noqa: PLR1730 - max() costs a call per span
-                        c_start = p_start
-                    covered = (c_end if c_end < p_end else p_end) - c_start
-                    if covered > 0:
-                        self_time[p] -= covered
+                # The child clamped to its parent, without min()/max() calls (this is per span).
+                c_start, c_end = start[c], end[c]
+                if c_start < p_start:  # noqa: PLR1730 - max() costs a call per span
+                    c_start = p_start
+                if c_end > p_end:  # noqa: PLR1730 - min() likewise
+                    c_end = p_end
+                if c_end > c_start:
+                    covered[p] = c_end - c_start
                 stack.append(c)
                 continue
             d = depth[p] + 1
             fits = not skew[p]
             # While the children fit inside the parent (the usual case), the union of their
             # intervals is summed in this same pass: they are in start order and need no clamping.
-            covered = 0
+            union = 0
             run_s = run_e = p_start
             for c in kids:
                 depth[c] = d
@@ -93,7 +90,7 @@ def walk_tree(work: WorkingTrace) -> WorkingTrace:
                     if c_start < p_start or c_end > p_end:
                         fits = False
                     elif c_start > run_e:
-                        covered += run_e - run_s
+                        union += run_e - run_s
                         run_s, run_e = c_start, c_end
                     elif c_end > run_e:
                         run_e = c_end
@@ -104,10 +101,9 @@ def walk_tree(work: WorkingTrace) -> WorkingTrace:
                     kids.sort(key=sibling_key(start, ids, rank))
                 if not overflow:  # tells the critical path whether any clamping is needed
                     overflow = any(start[c] < p_start or end[c] > p_end for c in kids)
-                if self_time[p]:
-                    self_time[p] -= children_cover_ns(p_start, p_end, kids, start, end)
-            elif self_time[p]:
-                self_time[p] -= covered + run_e - run_s
+                covered[p] = children_cover_ns(p_start, p_end, kids, start, end)
+            else:
+                covered[p] = union + run_e - run_s
             stack.extend(reversed(kids))
         if len(order) == n:
             break
@@ -117,6 +113,6 @@ def walk_tree(work: WorkingTrace) -> WorkingTrace:
             reached[i] = True
         pending = sorted(break_cycles(work, reached), key=sibling_key(start, ids, rank))
         roots.extend(pending)
-    work.roots, work.order, work.depth, work.self_time = roots, order, depth, self_time
+    work.roots, work.order, work.depth, work.covered = roots, order, depth, covered
     work.children_overflow = overflow
     return work
