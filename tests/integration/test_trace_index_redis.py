@@ -62,6 +62,17 @@ def test_trace_by_id_keeps_the_highest_revision(index: RedisTraceIndex) -> None:
     assert set(index.get_many([a, tid()])) == {a}
 
 
+def test_revisions_of_one_trace_in_one_batch_keep_the_highest(index: RedisTraceIndex) -> None:
+    """Revisions 1, 3, 2 of a trace written in one batch leave revision 3; revision 2 counts as stale."""
+    a = tid()
+    for revision in (1, 3, 2):
+        index.put(trace(a, 1_000, revision=revision))
+    assert index.flush(30)
+    stored = index.get(a)
+    assert stored is not None and stored["revision"] == 3
+    assert (index.stats.written, index.stats.stale) == (2, 1)
+
+
 def test_recent_and_error_sets_per_service(index: RedisTraceIndex) -> None:
     """Recent traces come newest first and are trimmed to recent_max; errors are listed apart."""
     a, b, c = tid(), tid(), tid()
