@@ -96,17 +96,17 @@ def compute_critical_path(work: WorkingTrace) -> WorkingTrace:
                 cursor[cur] = k + 1
                 if ce[lfc] != section_end:
                     sections.append((cur, ce[lfc], section_end))
+                    on_path[cur] = True
                 cur, returned = lfc, False
                 continue
             cursor[cur] = k
             if cs[cur] != section_end:
                 sections.append((cur, cs[cur], section_end))
+                on_path[cur] = True
             if cur == root:
                 break
             cur, returning, returned = parent[cur], cs[cur], True
         sections.reverse()
-        for i, _, _ in sections:
-            on_path[i] = True
         path.extend(sections)
     work.on_critical_path = on_path
     return work

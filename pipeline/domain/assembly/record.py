@@ -96,9 +96,10 @@ def _diagnostics(work: WorkingTrace, extra: Sequence[dict[str, str]]) -> list[di
         {"code": code, "span_id": None if i == TRACE_LEVEL else ids[i], "message": message}
         for i, code, message in found
     ]
-    out.extend(
-        {"code": d["code"], "span_id": d.get("span_id"), "message": d.get("message", "")} for d in extra
-    )
+    if extra:  # (no generator for none, the usual case)
+        out.extend(
+            {"code": d["code"], "span_id": d.get("span_id"), "message": d.get("message", "")} for d in extra
+        )
     return out
 
 
