@@ -63,7 +63,7 @@ def compute_critical_path(work: WorkingTrace) -> WorkingTrace:
     n = len(cs)
     parent, children = work.parent, work.children
     on_path = [False] * n
-    path = work.critical_path
+    path: list[tuple[int, int, int]] = []
     # A span's live children sorted by clamped end, latest first (sorted(reverse=True) is
     # stable: equal ends keep sibling order, so ties go to the earlier sibling), and a cursor:
     # the bound `returning` only decreases for a given span, so the LFC search resumes where
@@ -108,5 +108,5 @@ def compute_critical_path(work: WorkingTrace) -> WorkingTrace:
             cur, returning, returned = parent[cur], cs[cur], True
         sections.reverse()
         path.extend(sections)
-    work.on_critical_path = on_path
+    work.on_critical_path, work.critical_path = on_path, path
     return work

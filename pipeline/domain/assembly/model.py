@@ -46,7 +46,8 @@ class AssemblyOptions:
 class WorkingTrace:
     """One trace between stages. Lists are indexed by span index unless said otherwise.
 
-    Fields with `init=False` are set by the stage that computes them (`walk_tree` etc.).
+    Fields with `init=False` are set by the stage that computes them (`walk_tree` etc.), which
+    also keeps the constructor, called once per trace, cheap.
     """
 
     trace_id: str
@@ -58,8 +59,8 @@ class WorkingTrace:
     parent: list[int] = field(init=False)
     children: list[list[int] | None] = field(init=False)  # None for a leaf (most spans: no list each)
     roots: list[int] = field(init=False)  # after `walk_tree`: in tree order
-    orphans: list[int] = field(default_factory=list)
-    async_children: list[int] = field(default_factory=list)  # CONSUMER spans under a PRODUCER
+    orphans: list[int] = field(init=False)
+    async_children: list[int] = field(init=False)  # CONSUMER spans under a PRODUCER
     start: list[int] = field(init=False)  # raw start, then (after `walk_tree`) adjusted start
     end: list[int] = field(init=False)  # adjusted end
     skew: list[int] = field(init=False)
@@ -68,6 +69,6 @@ class WorkingTrace:
     covered: list[int] = field(init=False)  # time covered by a span's children (clamped union)
     children_overflow: bool = True  # some child sticks out of its parent (adjusted times)
     on_critical_path: list[bool] = field(init=False)
-    critical_path: list[tuple[int, int, int]] = field(default_factory=list)  # (span index, start, end)
+    critical_path: list[tuple[int, int, int]] = field(init=False)  # (span index, start, end)
     # (span index or TRACE_LEVEL, code, message); sorted into tree order by the record stage
     diagnostics: list[tuple[int, str, str]] = field(default_factory=list)

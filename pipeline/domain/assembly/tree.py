@@ -100,6 +100,8 @@ def link_parents(work: WorkingTrace) -> WorkingTrace:
     parent = [NO_PARENT] * n
     children: list[list[int] | None] = [None] * n
     roots: list[int] = []
+    orphans: list[int] = []
+    async_children: list[int] = []
     true_roots = 0
     index = work.index
     diagnostics = work.diagnostics
@@ -112,7 +114,7 @@ def link_parents(work: WorkingTrace) -> WorkingTrace:
         p = index.get(pid)
         if p is None:
             roots.append(i)
-            work.orphans.append(i)
+            orphans.append(i)
             diagnostics.append((i, ORPHAN_SPAN, f"parent {pid} is not in the trace"))
             continue
         parent[i] = p
@@ -122,10 +124,11 @@ def link_parents(work: WorkingTrace) -> WorkingTrace:
         else:
             kids.append(i)
         if span.kind == "CONSUMER" and spans[p].kind == "PRODUCER":
-            work.async_children.append(i)
+            async_children.append(i)
     if true_roots > 1:
         diagnostics.append((TRACE_LEVEL, MULTIPLE_ROOTS, f"{true_roots} spans have no parent"))
     work.parent, work.children, work.roots = parent, children, roots
+    work.orphans, work.async_children = orphans, async_children
     return work
 
 
