@@ -15,7 +15,11 @@ Jaeger-ui emits sections backwards in time; obspipe reverses them so each root's
 
 from __future__ import annotations
 
+from typing import Any
+
 from pipeline.domain.assembly.model import NO_PARENT, WorkingTrace
+
+_START, _END = "start_time_unix_nano", "end_time_unix_nano"
 
 
 def _nothing_to_clamp(work: WorkingTrace) -> bool:
@@ -57,13 +61,15 @@ def _clamp(work: WorkingTrace) -> tuple[list[int], list[int], list[bool]]:
 
 
 def compute_critical_path(work: WorkingTrace) -> WorkingTrace:
-    """Fill `critical_path` (root by root, each in time order) and `on_critical_path`."""
+    """Fill `critical_path` (root by root, each in time order, as the record's
+    `{"span_id", "start_time_unix_nano", "end_time_unix_nano"}` entries) and `on_critical_path`."""
     cs, ce, alive = _clamp(work)
     everyone_alive = _nothing_to_clamp(work)
     n = len(cs)
     parent, children = work.parent, work.children
     on_path = [False] * n
-    path: list[tuple[int, int, int]] = []
+    path: list[dict[str, Any]] = []
+    ids = work.span_ids
     # A span's live children sorted by clamped end, latest first (sorted(reverse=True) is
     # stable: equal ends keep sibling order, so ties go to the earlier sibling), and a cursor:
     # the bound `returning` only decreases for a given span, so the LFC search resumes where
@@ -71,7 +77,7 @@ def compute_critical_path(work: WorkingTrace) -> WorkingTrace:
     by_end: list[list[int] | None] = [None] * n
     cursor = [0] * n
     for root in work.roots:
-        sections: list[tuple[int, int, int]] = []
+        sections: list[dict[str, Any]] = []  # the record's entries, made once here
         cur = root
         returning, returned = 0, False  # `returning` is meaningful only once `returned`
         while True:
@@ -95,13 +101,13 @@ def compute_critical_path(work: WorkingTrace) -> WorkingTrace:
                 lfc = kids[k]
                 cursor[cur] = k + 1
                 if ce[lfc] != section_end:
-                    sections.append((cur, ce[lfc], section_end))
+                    sections.append({"span_id": ids[cur], _START: ce[lfc], _END: section_end})
                     on_path[cur] = True
                 cur, returned = lfc, False
                 continue
             cursor[cur] = k
             if cs[cur] != section_end:
-                sections.append((cur, cs[cur], section_end))
+                sections.append({"span_id": ids[cur], _START: cs[cur], _END: section_end})
                 on_path[cur] = True
             if cur == root:
                 break

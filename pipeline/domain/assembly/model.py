@@ -8,6 +8,7 @@ what keeps assembly at a few microseconds per span (no per-span node objects).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from pipeline.domain.span import Span
 
@@ -69,6 +70,6 @@ class WorkingTrace:
     covered: list[int] = field(init=False)  # time covered by a span's children (clamped union)
     children_overflow: bool = True  # some child sticks out of its parent (adjusted times)
     on_critical_path: list[bool] = field(init=False)
-    critical_path: list[tuple[int, int, int]] = field(init=False)  # (span index, start, end)
+    critical_path: list[dict[str, Any]] = field(init=False)  # {"span_id", start, end} sections
     # (span index or TRACE_LEVEL, code, message); sorted into tree order by the record stage
     diagnostics: list[tuple[int, str, str]] = field(default_factory=list)

@@ -148,9 +148,6 @@ def build_record(
         ]
         if linked_from
         else [],
-        "critical_path": [
-            {"span_id": ids[i], "start_time_unix_nano": s, "end_time_unix_nano": e}
-            for i, s, e in work.critical_path
-        ],
+        "critical_path": work.critical_path,
         "diagnostics": _diagnostics(work, extra_diagnostics) if work.diagnostics or extra_diagnostics else [],
     }
