@@ -12,7 +12,8 @@ Two agents in one app (one consumer group):
   Redis, sends decisions; its inputs are acked once state is saved and outputs delivered.
 A timer every `alert_tick_s` fires group timers on the wall clock, retries unsaved state and
 refreshes silences. Assignment of the routing partition loads its state and re-sends its
-outbox; revocation forgets it (the next owner replays the unacked bundles).
+outbox (until the load succeeds the partition's bundles wait); revocation forgets it (the next
+owner replays the unacked bundles), and bundles taken before a revocation are not routed.
 """
 
 from __future__ import annotations
@@ -94,6 +95,7 @@ def build_router(settings: Settings, *, bootstrap: str | None = None,
     async def tick() -> None:
         now = time.time()
         runtime.tick(now)
+        await runtime.retry_loads()
         await runtime.retry_saves(now)
 
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]

@@ -19,6 +19,9 @@ The no-loss, no-double-send order for every batch of decisions (STYLE.md practic
 4. When every output of the batch is delivered and the save succeeded, the input events are
    acked (faust then commits their offsets) and the outbox entries are deleted.
 5. A new owner of the partition loads the state and first re-sends what the outbox still holds.
+   Until that load succeeds it routes nothing of the partition: its records wait (unacked) and
+   the load is retried every tick, since routing a replay on empty state would page again for
+   every group the previous owner had already paged.
 
 A kill -9 before step 2 loses nothing (the input is replayed and decided again, same ids);
 between 2 and 4 the outbox re-sends (same ids: a duplicate only if delivery had completed in
@@ -31,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -46,12 +50,23 @@ from pipeline.domain.alerting.schedule import Schedule
 from pipeline.domain.alerting.silences import SilenceSet
 from pipeline.domain.alerting.state import merge_stats, stats_from_json
 from pipeline.domain.alerting.stats import PagingStats, ShiftStats
-from pipeline.domain.alerting.store import AlertStateStore, Changes, OutboxRecord, restore, take_changes
+from pipeline.domain.alerting.store import (
+    AlertStateStore,
+    Changes,
+    OutboxRecord,
+    PartitionState,
+    restore,
+    take_changes,
+)
 from pipeline.errors import DecodeError, RecordError
 
 log = logging.getLogger(__name__)
 
 SILENCE_REFRESH_S = 2.0
+# A partition whose state cannot be loaded holds its records this long before it is routed on
+# empty state anyway (static stability: Redis must not stop paging for good); past that, pages
+# decided before the handover may go out again (same ids).
+LOAD_GRACE_S = 60.0
 STORE_ERRORS: tuple[type[BaseException], ...] = (OSError, ConnectionError, TimeoutError)
 try:  # redis-py's errors do not derive from OSError
     import redis
@@ -75,6 +90,8 @@ class RouterCounters:
     pages: int = 0
     resent: int = 0
     save_failures: int = 0
+    load_failures: int = 0
+    stale_records: int = 0
 
 
 class _Delivered:
@@ -94,7 +111,7 @@ class AlertRouterRuntime:
 
     def __init__(self, *, config: AlertConfig, schedule: Schedule | None, store: AlertStateStore,
                  producer: AckingProducer, topic_pages: str, topic_stats: str,
-                 dead_letter: DeadLetter) -> None:
+                 dead_letter: DeadLetter, clock: Callable[[], float] = time.monotonic) -> None:
         self.config = config
         self.schedule = schedule
         self.store = store
@@ -109,6 +126,13 @@ class AlertRouterRuntime:
         self._unsaved: dict[int, Changes] = {}
         self._held: dict[int, list[AckGroup]] = {}
         self._next_silence_refresh = 0.0
+        self.clock = clock
+        # Partitions assigned by the last rebalance (None before the first one); records of any
+        # other partition are leftovers of a revoked assignment and are not routed here.
+        self.owned: set[int] | None = None
+        # Assigned partitions whose state is not loaded yet: their records, parked unacked, and
+        # when the first load attempt failed.
+        self._loading: dict[int, tuple[float, list[InputRecord]]] = {}
 
     # --- partitions ---------------------------------------------------------------------------
     def _new_pipeline(self) -> AlertPipeline:
@@ -116,45 +140,103 @@ class AlertRouterRuntime:
         return AlertPipeline(self.config.build_router(self.silences, self.schedule), stats)
 
     def assign(self, partitions: Iterable[int]) -> None:
-        """Load the state of newly owned partitions and re-send their undelivered outputs."""
+        """Own exactly `partitions` (a rebalance's assignment): load the state of new ones and
+        re-send their undelivered outputs. A partition whose state cannot be loaded routes nothing
+        until a retry (`retry_loads`) loads it."""
         partitions = list(partitions)
         log.info("alert-router: assigned partitions %s", sorted(partitions))
+        self.owned = set(partitions)
         self.refresh_silences()
         for p in partitions:
-            if p in self.partitions:
-                continue
-            pipeline = self._new_pipeline()
-            try:
-                state = self.store.load(p)
-            except STORE_ERRORS as exc:
-                log.error("alert state of partition %d not loaded (%s): starting empty", p, exc)
-                self.store_ok = False
-                self.partitions[p] = pipeline
-                continue
+            if p not in self.partitions and p not in self._loading:
+                self._load(p)
+
+    def _load(self, partition: int) -> bool:
+        """Load and adopt a partition's state; on a store error, park its records instead."""
+        try:
+            state = self.store.load(partition)
+        except STORE_ERRORS as exc:
+            self._load_failed(partition, exc)
+            return False
+        self._adopt(partition, state)
+        return True
+
+    def _load_failed(self, partition: int, exc: BaseException) -> None:
+        self.counters.load_failures += 1
+        if partition not in self._loading:
+            log.error("alert state of partition %d not loaded (%s): its records wait until it loads "
+                      "(retried every tick)", partition, exc)
+            self._loading[partition] = (self.clock(), [])
+
+    def _adopt(self, partition: int, state: PartitionState | None) -> None:
+        """Route `partition` from `state` (None: empty), re-sending its outbox, then its parked records."""
+        pipeline = self._new_pipeline()
+        if state is not None:
             restore(pipeline.router, pipeline.stats, state)
-            self.partitions[p] = pipeline
-            for record in state.outbox.values():
-                self._send([record], [], p)
-                self.counters.resent += 1
+        self.partitions[partition] = pipeline
+        outbox = list(state.outbox.values()) if state is not None else []
+        for record in outbox:
+            self._send([record], [], partition)
+            self.counters.resent += 1
+        log.info("alert-router: partition %d state %s: %d groups, %d log entries, %d outbox records re-sent",
+                 partition, "loaded" if state is not None else "EMPTY", len(pipeline.router.groups),
+                 len(pipeline.router.nflog), len(outbox))
+        _since, parked = self._loading.pop(partition, (0.0, []))
+        if parked:
+            self.add_bundles(parked)
+
+    async def retry_loads(self) -> None:
+        """Load the state of assigned partitions that failed to load (called from the tick timer).
+        After LOAD_GRACE_S of failures a partition is routed on empty state (see LOAD_GRACE_S)."""
+        for partition, (since, _parked) in list(self._loading.items()):
+            try:
+                state = await asyncio.to_thread(self.store.load, partition)
+            except STORE_ERRORS as exc:
+                self.counters.load_failures += 1
+                if self.clock() - since < LOAD_GRACE_S or partition not in self._loading:
+                    continue
+                log.error("alert state of partition %d still not loaded after %.0f s (%s): routing it on "
+                          "empty state; pages decided before the handover may be sent again (same ids)",
+                          partition, LOAD_GRACE_S, exc)
+                state = None
+            if partition in self._loading:  # not revoked meanwhile
+                self._adopt(partition, state)
 
     def revoke(self, partitions: Iterable[int]) -> None:
-        """Forget revoked partitions: their unacked inputs are replayed by the next owner."""
+        """Forget revoked partitions: their unacked inputs are replayed by the next owner. State
+        not yet saved (store down) gets one last attempt, so that the replay pages nobody twice."""
         for p in partitions:
+            if self.owned is not None:
+                self.owned.discard(p)
+            if p in self.partitions and p in self._unsaved:
+                self._save(p, Changes(), force=True)
             self.partitions.pop(p, None)
             self._unsaved.pop(p, None)
             self._held.pop(p, None)
+            self._loading.pop(p, None)
 
     # --- input ----------------------------------------------------------------------------------
     def add_bundles(self, records: Iterable[InputRecord]) -> None:
         """Route a batch of routing-topic records (alert bundles from the intake), each alert at
         its own event time; one state save and one ack group per partition of the batch."""
         batches: dict[int, tuple[Outputs, list[Any]]] = {}
-        for pos, value, key, event, _ts in records:
+        for rec in records:
+            pos, value, key, event, _ts = rec
             partition = pos[1]
             self.counters.records_in += 1
             pipeline = self.partitions.get(partition)
-            if pipeline is None:  # a record can beat the assignment callback
-                self.assign([partition])
+            if pipeline is None:
+                if self.owned is not None and partition not in self.owned:
+                    # Taken before a rebalance revoked the partition: its owner replays it from
+                    # the committed offset. Routing it here would revive a second router.
+                    self.counters.stale_records += 1
+                    continue
+                if partition not in self._loading:  # a record before the first assignment callback
+                    self._load(partition)
+                loading = self._loading.get(partition)
+                if loading is not None:
+                    loading[1].append(rec)  # state not loaded yet: routed once it is
+                    continue
                 pipeline = self.partitions[partition]
             try:
                 alerts = decode_bundle(value)

@@ -107,8 +107,15 @@ def test_kill_9_of_the_routing_worker_hands_over_to_the_other(
         assert feeder.is_alive(), "the feed ended before the kill; the test would prove nothing"
         owner.kill()
         feeder.join(120)
-        records = kafka.consume_until(settings.topic_pages, lambda rs: len(pages(rs)) >= N_ALERTS,
-                                      timeout=240, settle=8.0)
+
+        def all_paged(rs: list[Record]) -> bool:
+            assert other.alive(), f"the surviving worker died:\n{other.log_tail()}"
+            return len(pages(rs)) >= N_ALERTS
+
+        try:
+            records = kafka.consume_until(settings.topic_pages, all_paged, timeout=240, settle=8.0)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; surviving worker's log:\n{other.log_tail(20_000)}") from None
     finally:
         stop.set()
         for w in workers:

@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 import pytest
 
-from pipeline.adapters.alert_runtime import AlertIntake, AlertRouterRuntime, decode_raw
+from pipeline.adapters.alert_runtime import LOAD_GRACE_S, AlertIntake, AlertRouterRuntime, decode_raw
 from pipeline.adapters.kafka.acking_producer import AckingProducer
 from pipeline.domain.alerting.bundle import decode_bundle, encode_bundle
 from pipeline.domain.alerting.config import build_alert_config
@@ -133,3 +133,62 @@ def test_corrupt_bundle_goes_to_the_dead_letter_policy() -> None:
     rt, raw, dead = runtime(FlakyStore())
     rt.add_bundles([record(b'{"not": "a bundle"}', Event())])
     assert [e.reason for e in dead] == ["decode_error"] and raw.pending == []
+
+
+def pages_sent(raw: MemoryProducer) -> list[dict[str, Any]]:
+    return [orjson.loads(value) for topic, value, *_ in raw.delivered + raw.pending if topic == "pages"]
+
+
+def test_new_owner_routes_nothing_until_the_state_loads() -> None:
+    """A page delivered by the previous owner whose input was not committed is not sent again by a
+    new owner that could not load the state at first: the replayed bundle waits for the load."""
+    store = FlakyStore()
+    first, first_raw, _ = runtime(store)
+    first.add_bundles([record(BUNDLE, Event())])
+    first_raw.poll()  # paged and delivered; the worker dies before its offset is committed
+    assert len(pages_sent(first_raw)) == 1
+    store.down = True
+    second, raw, _ = runtime(store)  # assign() cannot load the state
+    replayed = Event()
+    second.add_bundles([record(BUNDLE, replayed)])
+    raw.poll()
+    assert raw.delivered == [] and not replayed.acked  # parked, not routed on empty state
+    store.down = False
+    asyncio.run(second.retry_loads())
+    raw.poll()
+    assert pages_sent(raw) == [] and replayed.acked  # routed on the loaded log: no second page
+
+
+def test_state_that_never_loads_is_routed_empty_after_the_grace() -> None:
+    """Past LOAD_GRACE_S of load failures the parked records are routed on empty state (static
+    stability: a store outage delays pages, it does not stop them)."""
+    store = FlakyStore()
+    store.down = True
+    now = [0.0]
+    raw = MemoryProducer()
+    rt = AlertRouterRuntime(
+        config=build_alert_config(transient_window_s=0), schedule=None, store=store,
+        producer=AckingProducer(raw), topic_pages="pages", topic_stats="stats",  # type: ignore[arg-type]
+        dead_letter=lambda *_: None, clock=lambda: now[0])
+    rt.assign([0])
+    rt.add_bundles([record(BUNDLE, Event())])
+    now[0] = LOAD_GRACE_S - 1
+    asyncio.run(rt.retry_loads())
+    assert pages_sent(raw) == []
+    now[0] = LOAD_GRACE_S + 1
+    asyncio.run(rt.retry_loads())
+    assert [p["decision"] for p in pages_sent(raw)] == ["page"]
+
+
+def test_bundles_taken_before_a_revocation_are_not_routed() -> None:
+    """After the routing partition moves to another worker, bundles this worker had already taken
+    are left to the new owner: no router is revived for the partition here."""
+    store = FlakyStore()
+    rt, raw, _ = runtime(store)
+    rt.revoke([0])
+    rt.assign([])
+    leftover = Event()
+    rt.add_bundles([record(BUNDLE, leftover)])
+    raw.poll()
+    assert pages_sent(raw) == [] and not leftover.acked
+    assert 0 not in rt.partitions and rt.counters.stale_records == 1
