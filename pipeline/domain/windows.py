@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pipeline.domain.span import SPAN_KINDS, STATUS_CODES, Span, SpanKind, StatusCode
+from pipeline.domain.span import SPAN_KINDS, STATUS_CODES, Span, SpanKind, SpanLink, StatusCode
 
 Reason = Literal["idle", "max_age", "max_spans", "memory_pressure", "shutdown", "late_update", "links_update"]
 
@@ -30,6 +30,9 @@ LinkRef = dict[str, str]  # {"trace_id", "span_id", "linked_span_id"}: one incom
 _MAX_SHARED_RESOURCES = 4_096
 _KINDS: dict[str, SpanKind] = {k: k for k in SPAN_KINDS}
 _STATUSES: dict[str, StatusCode] = {c: c for c in STATUS_CODES}
+# One empty links list shared by every held span without links (nothing mutates a held span's
+# links): a list per span was ~45 % of the objects the garbage collector had to traverse.
+_NO_LINKS: list[SpanLink] = []
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,7 +321,8 @@ class TraceWindows:
         Decoded spans each carry their own copy of the resource dict, trace id and kind/status
         strings (~500 of the ~1,700 bytes a span costs). Equal resources of the same service and
         host become one shared dict (spans never mutate their resource), the trace id one
-        string per trace, and kind/status the module's constants.
+        string per trace, kind/status the module's constants, and an empty links list one
+        shared list (fewer objects for the garbage collector to traverse).
         """
         shared_resources = self._resources
         for span in group:
@@ -334,6 +338,8 @@ class TraceWindows:
                 span.resource = shared
             span.kind = _KINDS.get(span.kind, span.kind)
             span.status_code = _STATUSES.get(span.status_code, span.status_code)
+            if not span.links:
+                span.links = _NO_LINKS
 
     def add_links(self, position: Position, links: Sequence[IncomingLink], now: float) -> None:
         """Add incoming links (records of obspipe.links) for traces of `position`'s partition."""
