@@ -5,7 +5,7 @@ from __future__ import annotations
 from assembly_support import TRACE, by_id, codes, sid, span
 
 from pipeline.domain.assembly import AssemblyOptions, assemble_trace
-from pipeline.domain.assembly.clock_skew import skew_delta
+from pipeline.domain.assembly.clock_skew import skew_delta, span_host
 from pipeline.domain.span import Span
 
 
@@ -131,7 +131,7 @@ def test_corrected_order_puts_siblings_by_adjusted_start() -> None:
 
 
 def test_host_falls_back_from_host_name_to_host_id_to_instance_id() -> None:
-    """Span.host (the clock-skew host) is host.name, else host.id, else service.instance.id, as a string."""
+    """The clock-skew host is host.name, else host.id, else service.instance.id, as a string (both ways)."""
     resources = [
         {"host.name": "a", "host.id": "b"},
         {"host.id": "b", "service.instance.id": "c"},
@@ -141,4 +141,4 @@ def test_host_falls_back_from_host_name_to_host_id_to_instance_id() -> None:
         {},
     ]
     spans = [Span(TRACE, sid(i + 1), "x", 0, 1, "svc", resource=r) for i, r in enumerate(resources)]
-    assert [s.host for s in spans] == ["a", "b", "c", "b", "7", None]
+    assert [s.host for s in spans] == [span_host(s) for s in spans] == ["a", "b", "c", "b", "7", None]
