@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -92,6 +93,20 @@ def _create_orders_topic(settings: Settings, bootstrap: str) -> None:
             future.result(30)
 
 
+async def _wait(
+    observer: OutputObserver, done: Callable[[], bool], timeout_s: float, refresh: Callable[[], None]
+) -> bool:
+    """Poll `done()` (under the observer's lock) every 0.5 s until it holds or `timeout_s` passes."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with observer.lock:
+            if done():
+                return True
+        refresh()
+        await asyncio.sleep(0.5)
+    return False
+
+
 async def run_demo(
     settings: Settings,
     *,
@@ -149,41 +164,31 @@ async def run_demo(
             traffic.outage.clear()
             noisy.update(False, time.time())
             alert_producer.flush(10)
-            page_until = time.monotonic() + PAGE_WAIT_S
-            while time.monotonic() < page_until:
-                with observer.lock:
-                    paged = bool(observer.figures.paged_incidents)
-                if paged or traffic.stats.failed_checkouts == 0:
-                    break
+
+            def show(phase: str) -> None:
                 live.update(
-                    render_live(
-                        time.monotonic() - started,
-                        timeline,
-                        traffic,
-                        observer,
-                        workers,
-                        phase="recovered; waiting for the outage's minutes to close",
-                    )
+                    render_live(time.monotonic() - started, timeline, traffic, observer, workers, phase=phase)
                 )
-                await asyncio.sleep(0.5)
+
+            def paged() -> bool:
+                return bool(observer.figures.paged_incidents) or traffic.stats.failed_checkouts == 0
+
+            def all_assembled() -> bool:
+                return observer.figures.spans_assembled >= traffic.spans_delivered
+
+            await _wait(
+                observer,
+                paged,
+                PAGE_WAIT_S,
+                lambda: show("recovered; waiting for the outage's minutes to close"),
+            )
             await asyncio.to_thread(traffic.stop)
-            drain_until = time.monotonic() + DRAIN_TIMEOUT_S
-            while time.monotonic() < drain_until:
-                with observer.lock:
-                    done = observer.figures.spans_assembled >= traffic.spans_delivered
-                live.update(
-                    render_live(
-                        time.monotonic() - started,
-                        timeline,
-                        traffic,
-                        observer,
-                        workers,
-                        phase="traffic stopped; waiting for the last traces",
-                    )
-                )
-                if done:
-                    break
-                await asyncio.sleep(0.5)
+            await _wait(
+                observer,
+                all_assembled,
+                DRAIN_TIMEOUT_S,
+                lambda: show("traffic stopped; waiting for the last traces"),
+            )
         with observer.lock:
             result = DemoResult(
                 spans_produced=traffic.spans_delivered,
