@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue, KeyValueList
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, Status
 from opentelemetry.proto.trace.v1.trace_pb2 import Span as PbSpan
 
@@ -21,18 +21,26 @@ _KINDS = {"INTERNAL": 1, "SERVER": 2, "CLIENT": 3, "PRODUCER": 4, "CONSUMER": 5}
 _STATUS = {"UNSET": 0, "OK": 1, "ERROR": 2}
 
 
-def _any_value(value: Any) -> AnyValue:
+def any_value(value: Any) -> AnyValue:
+    """An OTLP AnyValue for a plain Python value (bool, int, float, bytes, list, dict, else str)."""
     if isinstance(value, bool):
         return AnyValue(bool_value=value)
     if isinstance(value, int):
         return AnyValue(int_value=value)
     if isinstance(value, float):
         return AnyValue(double_value=value)
+    if isinstance(value, bytes):
+        return AnyValue(bytes_value=value)
+    if isinstance(value, list):
+        return AnyValue(array_value=ArrayValue(values=[any_value(v) for v in value]))
+    if isinstance(value, dict):
+        return AnyValue(kvlist_value=KeyValueList(values=attributes(value)))
     return AnyValue(string_value=str(value))
 
 
-def _attributes(attrs: dict[str, Any]) -> list[KeyValue]:
-    return [KeyValue(key=k, value=_any_value(v)) for k, v in attrs.items()]
+def attributes(attrs: dict[str, Any]) -> list[KeyValue]:
+    """OTLP KeyValues for a flat or nested attribute dict."""
+    return [KeyValue(key=k, value=any_value(v)) for k, v in attrs.items()]
 
 
 def otlp_request(spans: Sequence[Span]) -> ExportTraceServiceRequest:
@@ -45,7 +53,7 @@ def otlp_request(spans: Sequence[Span]) -> ExportTraceServiceRequest:
         rs = by_resource.get(key)
         if rs is None:
             rs = request.resource_spans.add()
-            rs.resource.attributes.extend(_attributes(resource))
+            rs.resource.attributes.extend(attributes(resource))
             rs.scope_spans.add()
             by_resource[key] = rs
         pb = rs.scope_spans[0].spans.add()
@@ -60,14 +68,14 @@ def otlp_request(spans: Sequence[Span]) -> ExportTraceServiceRequest:
         pb.status.CopyFrom(
             Status(code=Status.StatusCode.ValueType(_STATUS[span.status_code]), message=span.status_message)
         )
-        pb.attributes.extend(_attributes(span.attributes))
+        pb.attributes.extend(attributes(span.attributes))
         pb.trace_state = span.trace_state
         pb.flags = span.flags
         for link in span.links:
             pl = pb.links.add()
             pl.trace_id = bytes.fromhex(link.trace_id)
             pl.span_id = bytes.fromhex(link.span_id)
-            pl.attributes.extend(_attributes(link.attributes))
+            pl.attributes.extend(attributes(link.attributes))
     return request
 
 

@@ -10,6 +10,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
 from pipeline.domain.span import SPAN_KINDS, STATUS_CODES, Span, SpanLink
+from pipeline.testing.otlp import attributes as otlp_attributes
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 SPAN_ID = "00f067aa0ba902b7"
@@ -138,22 +139,6 @@ OTLP_TRACE_ID = "5b8efff798038103d269b633813fc60c"
 OTLP_RESOURCE = {"service.name": "checkout", "host.name": "node-7"}
 
 
-def _any(value: Any) -> AnyValue:
-    if isinstance(value, bool):
-        return AnyValue(bool_value=value)
-    if isinstance(value, int):
-        return AnyValue(int_value=value)
-    if isinstance(value, float):
-        return AnyValue(double_value=value)
-    if isinstance(value, bytes):
-        return AnyValue(bytes_value=value)
-    if isinstance(value, list):
-        return AnyValue(array_value={"values": [_any(v) for v in value]})
-    if isinstance(value, dict):
-        return AnyValue(kvlist_value={"values": [KeyValue(key=k, value=_any(v)) for k, v in value.items()]})
-    return AnyValue(string_value=value)
-
-
 def otlp_proto_request() -> ExportTraceServiceRequest:
     """The same request as codec_samples.OTLP_JSON_REQUEST, built with the protobuf classes."""
     attributes = {
@@ -168,7 +153,7 @@ def otlp_proto_request() -> ExportTraceServiceRequest:
     request = ExportTraceServiceRequest()
     resource_spans = request.resource_spans.add()
     resource_spans.resource.attributes.extend(
-        [KeyValue(key=k, value=_any(v)) for k, v in OTLP_RESOURCE.items()]
+        otlp_attributes(OTLP_RESOURCE)
     )
     scope_spans = resource_spans.scope_spans.add()
     scope_spans.scope.name = "io.opentelemetry.http"
@@ -181,7 +166,7 @@ def otlp_proto_request() -> ExportTraceServiceRequest:
         end_time_unix_nano=1544712661000000000,
         flags=769,
     )
-    first.attributes.extend([KeyValue(key=k, value=_any(v)) for k, v in attributes.items()])
+    first.attributes.extend(otlp_attributes(attributes))
     first.status.code = 2
     first.status.message = "payment declined"
     link = first.links.add(
