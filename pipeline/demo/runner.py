@@ -24,13 +24,13 @@ from rich.live import Live
 from pipeline.adapters.infra import ensure_kafka, ensure_redis
 from pipeline.adapters.kafka.config import producer_config
 from pipeline.adapters.kafka.topics import create_topics
+from pipeline.adapters.worker_process import WorkerProcess
 from pipeline.demo.noisy_alert import NoisyCpuAlert
 from pipeline.demo.observer import QUIET_LOG_LEVEL, Figures, OutputObserver
 from pipeline.demo.timeline import Timeline
 from pipeline.demo.traffic import ORDERS_TOPIC, DemoTraffic
 from pipeline.demo.view import render_live, render_summary
 from pipeline.settings import Settings
-from pipeline.testing.workers import WorkerProcess
 from stream_apps import APPS
 
 # After the story: SLOs evaluate per minute of *event time*, so steady traffic goes on (event

@@ -11,10 +11,10 @@ from rich.table import Table
 from pipeline.demo.timeline import Timeline
 
 if TYPE_CHECKING:
+    from pipeline.adapters.worker_process import WorkerProcess
     from pipeline.demo.observer import OutputObserver
     from pipeline.demo.runner import DemoResult
     from pipeline.demo.traffic import DemoTraffic
-    from pipeline.testing.workers import WorkerProcess
 
 
 def _pct(value: Any) -> str:
