@@ -1,0 +1,74 @@
+"""The pipeline under test: both obspipe worker subprocesses fed every batch at once, with the CPU
+each spends (from /proc) until every trace is out."""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from pipeline.settings import Settings
+from pipeline.testing.bench import TICKS_PER_S, process_cpu_s
+from pipeline.testing.workers import WorkerProcess
+
+from .inputs import Batches, make_batches, produce_all, read_until, reader
+from .profile import start_profiler
+
+
+def thread_cpu_s(pid: int) -> dict[str, float]:
+    """CPU seconds per thread name of a process (librdkafka and faust threads are named)."""
+    out: dict[str, float] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            name = (task / "comm").read_text().strip()
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / TICKS_PER_S
+    return out
+
+
+def run_pipeline(
+    bootstrap: str,
+    settings: Settings,
+    batches: Batches,
+    expected: dict[str, int],
+    workers: list[WorkerProcess],
+    *,
+    profile_dir: Path | None = None,
+) -> tuple[list[float], float]:
+    """Feed every batch at once; (CPU s of each worker, wall s) until every trace is out."""
+    consumer = reader(bootstrap, settings, settings.topic_traces)
+    # Warm-up: one batch through both workers proves they are up and assigned.
+    warm, warm_expected = make_batches(1, seed=99)
+    produce_all(bootstrap, settings, settings.topic_spans_in, warm)
+    read_until(consumer, lambda m: orjson.loads(m.value())["trace_id"] in warm_expected, timeout=240)
+    cpu0 = [process_cpu_s(w.pid) for w in workers]
+    threads0 = [thread_cpu_s(w.pid) for w in workers]
+    spies = [start_profiler(w.pid, profile_dir / f"{w.name}.folded") for w in workers] if profile_dir else []
+    wall0 = time.perf_counter()
+    produce_all(bootstrap, settings, settings.topic_spans_in, batches)
+    missing = dict(expected)
+
+    def done(msg: Any) -> bool:
+        doc = orjson.loads(msg.value())
+        if len(doc["spans"]) >= missing.get(doc["trace_id"], 1 << 30):
+            del missing[doc["trace_id"]]
+        return not missing
+
+    read_until(consumer, done, timeout=300)
+    wall = time.perf_counter() - wall0
+    cpu = [process_cpu_s(w.pid) - c0 for w, c0 in zip(workers, cpu0, strict=True)]
+    for w, t0 in zip(workers, threads0, strict=True):
+        t1 = thread_cpu_s(w.pid)
+        busy = sorted(((t1[k] - t0.get(k, 0.0), k) for k in t1), reverse=True)[:6]
+        print(f"  {w.name} CPU by thread: " + ", ".join(f"{k} {v:.2f}s" for v, k in busy), flush=True)
+    for spy in spies:
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)
+            spy.wait(60)
+    consumer.close()
+    return cpu, wall
