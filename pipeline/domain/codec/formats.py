@@ -13,6 +13,7 @@ from pipeline.domain.codec.limits import DEFAULT_LIMITS, Limits
 from pipeline.domain.codec.obspipe_json import missing_key, parse_span, parse_span_list
 from pipeline.domain.codec.otlp_json import parse_request
 from pipeline.domain.codec.otlp_proto import parse_request_bytes
+from pipeline.domain.codec.typed_json import decode_fast
 from pipeline.domain.span import Span
 from pipeline.errors import DecodeError, RecordError
 
@@ -162,6 +163,10 @@ def decode_spans(
     # Every request starts with byte 0x0A; JSON is parsed first and told apart by its structure.
     if media in _PROTO_TYPES or (raw[:1] == b"\n" and _looks_like_proto(raw)):
         return parse_request_bytes(raw, limits)
+    if raw[:1] == b"[":  # the usual producer batch: try the typed C decoder first
+        fast = decode_fast(raw, limits)
+        if fast is not None:
+            return fast
     try:
         value = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
