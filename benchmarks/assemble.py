@@ -5,9 +5,9 @@ some links; spans shuffled within a trace as a collector delivers them):
 1. pure assembly (`assemble_trace`: tree, order, clock skew, self time, critical path,
    diagnostics, the output dict) of 10-span and of 200-span traces;
 2. decode + group + assemble + `orjson.dumps` of each trace, record by record, from obspipe
-   JSON bundles of 500 spans (`decode_spans`, validating; and `decode_bundle`, the
-   trace-assembler app's trusted path for its own internal topic) and from OTLP protobuf
-   requests of 500 spans; each record holds 50 whole 10-span traces.
+   JSON arrays of 500 spans (`decode_spans`, validating), from obspipe's own bundles of 500
+   spans (`decode_bundle`, the trace-assembler app's trusted path for its internal topic) and
+   from OTLP protobuf requests of 500 spans; each record holds 50 whole 10-span traces.
 Baseline of every row, measured in the same run on the same spans: a bare `orjson.loads` of
 the spans' obspipe JSON bundles plus a group-by-trace-id loop. Each figure is the median of
 REPEATS runs (obspipe and baseline interleaved), in CPU time of this process (one core).
@@ -32,7 +32,7 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pipeline.domain.assembly import assemble_trace, group_by_trace
-from pipeline.domain.codec import decode_bundle, decode_spans, encode_spans
+from pipeline.domain.codec import decode_bundle, decode_spans, encode_bundle, encode_spans
 from pipeline.domain.span import Span
 from pipeline.domain.synthetic import SyntheticTraces
 from pipeline.testing.otlp import otlp_request_bytes
@@ -118,6 +118,7 @@ def main() -> None:
     json_small = [encode_spans(c) for c in chunks(flat, BUNDLE)]
     json_large = [encode_spans(c) for c in chunks([s for t in large for s in t], BUNDLE)]
     proto_small = [otlp_request_bytes(c) for c in chunks(flat, BUNDLE)]
+    own_small = [encode_bundle(c) for c in chunks(flat, BUNDLE)]
     cases: list[tuple[str, Callable[[], int], list[bytes], int]] = [
         ("pure assembly, 10-span traces", pure(small), json_small, len(flat)),
         ("pure assembly, 200-span traces", pure(large), json_large, N_SPANS),
@@ -128,8 +129,8 @@ def main() -> None:
             len(flat),
         ),
         (
-            "obspipe JSON decode_bundle+assemble+encode, 10",
-            end_to_end(json_small, decode_bundle),
+            "own bundles decode_bundle+assemble+encode, 10",
+            end_to_end(own_small, decode_bundle),
             json_small,
             len(flat),
         ),

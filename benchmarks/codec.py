@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from pipeline.domain.codec import decode_bundle, decode_spans, encode_spans
+from pipeline.domain.codec import decode_bundle, decode_spans, encode_bundle, encode_spans
 from pipeline.domain.span import Span
 
 SPANS_PER_TRACE = 10
@@ -163,6 +163,7 @@ def main() -> None:
     otlp_json = [orjson.dumps(_otlp_json(t)) for t in traces]
     otlp_proto = [_otlp_proto(t) for t in traces]
     decoded = [decode_spans(b) for b in bundles]
+    own = [encode_bundle(t) for t in decoded]
     span_bytes = sum(map(len, singles)) / len(singles)
     # Inputs live for the whole run: freeze them so full collections do not rescan them each round
     # (a worker does the same after start-up, DESIGN.md §6).
@@ -173,10 +174,14 @@ def main() -> None:
         ("baseline: orjson.loads + group by trace id", lambda: _baseline(bundles)),
         ("decode_spans, obspipe JSON array per trace", lambda: _decode_all(bundles, decode_spans)),
         ("decode_spans, one obspipe span per record", lambda: _decode_all(singles, decode_spans)),
-        ("decode_bundle (own bundles, shape checks)", lambda: _decode_all(bundles, decode_bundle)),
+        ("decode_bundle (own bundles, shape checks)", lambda: _decode_all(own, decode_bundle)),
         ("decode_spans, OTLP JSON per trace", lambda: _decode_all(otlp_json, decode_spans)),
         ("decode_spans, OTLP protobuf per trace", lambda: _decode_all(otlp_proto, decode_spans)),
-        ("encode_spans, one bundle per trace", lambda: sum(len(encode_spans(t)) > 0 for t in decoded) * 10),
+        (
+            "encode_spans (JSON), one array per trace",
+            lambda: sum(len(encode_spans(t)) > 0 for t in decoded) * 10,
+        ),
+        ("encode_bundle, one bundle per trace", lambda: sum(len(encode_bundle(t)) > 0 for t in decoded) * 10),
     ]
     print(
         f"{args.traces} traces x {SPANS_PER_TRACE} spans, {span_bytes:.0f} bytes per obspipe span, "

@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 from pipeline.adapters.infra import ensure_kafka  # noqa: E402
 from pipeline.adapters.kafka.config import consumer_config, producer_config  # noqa: E402
 from pipeline.adapters.kafka.topics import create_topics  # noqa: E402
-from pipeline.domain.codec import decode_bundle, encode_spans  # noqa: E402
+from pipeline.domain.codec import decode_bundle, encode_bundle  # noqa: E402
 from pipeline.domain.red.aggregate import RedAggregator  # noqa: E402
 from pipeline.domain.span import Span  # noqa: E402
 from pipeline.settings import Settings, load_settings  # noqa: E402
@@ -67,7 +67,7 @@ def make_bundles(n_spans: int, start_ns: int, seconds: int, seed: int) -> list[b
             end - rng.randint(100_000, 900_000_000), end, rng.choice(SERVICES),
             kind=rng.choice(KINDS), status_code="ERROR" if rng.random() < 0.02 else "OK",  # type: ignore[arg-type]
         ))
-    return [encode_spans(spans[i : i + BUNDLE]) for i in range(0, len(spans), BUNDLE)]
+    return [encode_bundle(spans[i : i + BUNDLE]) for i in range(0, len(spans), BUNDLE)]
 
 
 def produce_all(bootstrap: str, settings: Settings, topic: str, bundles: list[bytes]) -> None:

@@ -3,7 +3,7 @@
 Input records are OTLP protobuf or JSON requests (as the OpenTelemetry Collector's kafka
 exporter writes them) or obspipe span JSON; the `content-type` header may say which. Spans
 are repartitioned with obspipe's own partitioner (`pipeline.domain.partitioning`) and sent
-as bundles (a JSON array of obspipe spans, at most `bundle_max_spans` each) to an explicit
+as bundles (`pipeline.domain.codec.bundle`, at most `bundle_max_spans` spans each) to an explicit
 partition, through the app's acking producer. Bad records go to the dead-letter topic.
 
 Per batch of input events (faust's per-event cost, ~120 µs, is paid once per input record;
@@ -26,7 +26,7 @@ import faust
 from pipeline.adapters.kafka.acking_producer import ProduceHeaders
 from pipeline.adapters.kafka.topics import require_partitions
 from pipeline.adapters.observability import instrument_faust_app
-from pipeline.domain.codec import Limits, decode_spans, encode_spans
+from pipeline.domain.codec import BUNDLE_CONTENT_TYPE, Limits, decode_spans, encode_bundle
 from pipeline.domain.partitioning import bundles_by_partition
 from pipeline.domain.span import Span
 from pipeline.errors import DecodeError, InfrastructureError
@@ -65,7 +65,7 @@ def build_runtime_for(settings: Settings, *, bootstrap: str | None = None) -> tu
     out_topic = settings.topic_spans_by_trace
     partitions = settings.topic_partitions
     bundle_max = settings.bundle_max_spans
-    bundle_headers: ProduceHeaders = [("content-type", b"application/json")]
+    bundle_headers: ProduceHeaders = [("content-type", BUNDLE_CONTENT_TYPE)]
     source = app.topic(settings.topic_spans_in, key_type=bytes, value_type=bytes)
     metrics = instrument_faust_app(app, NAME, settings)
 
@@ -95,7 +95,7 @@ def build_runtime_for(settings: Settings, *, bootstrap: str | None = None) -> tu
         for partition, bundles in bundles_by_partition(spans, partitions, bundle_max).items():
             for bundle in bundles:
                 producer.produce(
-                    out_topic, encode_spans(bundle), partition=partition, headers=bundle_headers, group=group
+                    out_topic, encode_bundle(bundle), partition=partition, headers=bundle_headers, group=group
                 )
                 stats.bundles += 1
                 metrics.records_out.inc()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 from pathlib import Path
 
-from pipeline.domain.codec import decode_bundle, encode_spans
+from pipeline.domain.codec import decode_bundle, encode_bundle
 from pipeline.domain.synthetic import SyntheticTraces
 from pipeline.domain.windows import TraceWindows, WindowOptions
 
@@ -24,7 +24,7 @@ def rss_per_open_span(n_spans: int = 100_000) -> float:
     """Bytes of RSS per span held open in the window store (spans decoded from bundles)."""
     source = SyntheticTraces(5)
     bundles = [
-        encode_spans([s for _ in range(50) for s in source.trace(SPANS_PER_TRACE)])
+        encode_bundle([s for _ in range(50) for s in source.trace(SPANS_PER_TRACE)])
         for _ in range(n_spans // 500)
     ]
     windows = TraceWindows(WindowOptions(idle_timeout_s=1e9, max_trace_age_s=1e9))

@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 
+from pipeline.domain.windows import WindowOptions
 from pipeline.settings import Settings
 from pipeline.testing.bench import TICKS_PER_S, process_cpu_s
 from pipeline.testing.workers import WorkerProcess
@@ -46,6 +47,9 @@ def run_pipeline(
     warm, warm_expected = make_batches(1, seed=99)
     produce_all(bootstrap, settings, settings.topic_spans_in, warm)
     read_until(consumer, lambda m: orjson.loads(m.value())["trace_id"] in warm_expected, timeout=240)
+    # Measure the steady state: for replay_tail_s after an assignment, released traces are
+    # checked against the trace index in case a previous owner emitted them (a crash replay).
+    time.sleep(WindowOptions().replay_tail_s)
     cpu0 = [process_cpu_s(w.pid) for w in workers]
     threads0 = [thread_cpu_s(w.pid) for w in workers]
     spies = [start_profiler(w.pid, profile_dir / f"{w.name}.folded") for w in workers] if profile_dir else []

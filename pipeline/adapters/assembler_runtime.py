@@ -257,7 +257,7 @@ class AssemblerRuntime:
             extra_diagnostics=[*rel.diagnostics, *extra] if extra else rel.diagnostics,
         )
         outgoing = outgoing_links(record)
-        encoded = orjson.dumps(record)
+        encoded = encode_record(record)
         group = self.producer.group([_Delivered(self, rel, record, encoded, time.monotonic())])
         headers = [(RELEASED_AT_HEADER, str(self.wall_ns()).encode())]
         produce = self.producer.produce
@@ -311,6 +311,16 @@ class AssemblerRuntime:
     @property
     def pending_acks(self) -> int:
         return len(self._handles)
+
+
+def encode_record(record: dict[str, Any]) -> bytes:
+    """The record as JSON. Bundles are checked for shape only, so a corrupt one may carry attribute
+    values JSON cannot hold (bytes, non-string keys deep inside): write those as strings rather
+    than crash the worker."""
+    try:
+        return orjson.dumps(record)
+    except TypeError:
+        return orjson.dumps(record, default=repr, option=orjson.OPT_NON_STR_KEYS)
 
 
 def outgoing_links(record: dict[str, Any]) -> list[tuple[str, bytes]]:

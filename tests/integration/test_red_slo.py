@@ -17,7 +17,7 @@ import pytest
 
 from pipeline.adapters.kafka.topics import create_topics
 from pipeline.adapters.redis.slo_store import RedisSloStore
-from pipeline.domain.codec import encode_spans
+from pipeline.domain.codec import encode_bundle
 from pipeline.domain.partitioning import partition_for_trace
 from pipeline.domain.span import Span
 from pipeline.settings import Settings
@@ -45,7 +45,7 @@ def produce_bundles(kafka: KafkaTestClient, topic: str, spans: list[Span]) -> No
     for s in spans:
         by_partition.setdefault(partition_for_trace(s.trace_id, PARTITIONS), []).append(s)
     for partition, group in by_partition.items():
-        kafka.produce(topic, [encode_spans(group)], partition=partition)
+        kafka.produce(topic, [encode_bundle(group)], partition=partition)
 
 
 def deduped_totals(records: list[Record]) -> dict[int, tuple[int, int]]:

@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from pipeline.adapters.kafka.topics import create_topics
-from pipeline.domain.codec import decode_bundle, encode_spans, span_to_dict
+from pipeline.domain.codec import BUNDLE_CONTENT_TYPE, decode_bundle, encode_spans, span_to_dict
 from pipeline.domain.partitioning import partition_for_trace
 from pipeline.domain.span import Span
 from pipeline.domain.synthetic import SyntheticTraces
@@ -30,7 +30,7 @@ def _spans_in(records: list[Record]) -> list[tuple[Record, Span]]:
 
 
 def _span_count(records: list[Record]) -> int:
-    return sum(len(orjson.loads(r.value or b"[]")) for r in records)
+    return sum(len(decode_bundle(r.value or b"")) for r in records)
 
 
 @pytest.fixture
@@ -72,7 +72,7 @@ def test_collector_and_obspipe_records_become_bundles_partitioned_by_trace(
         bundle = decode_bundle(record.value or b"")
         assert 1 <= len(bundle) <= BUNDLE_MAX
         assert {partition_for_trace(span.trace_id, PARTITIONS) for span in bundle} == {record.partition}
-        assert record.header("content-type") == b"application/json"
+        assert record.header("content-type") == BUNDLE_CONTENT_TYPE
     partitions_of_trace: dict[str, set[int]] = {}
     for record, span in pairs:
         partitions_of_trace.setdefault(span.trace_id, set()).add(record.partition)

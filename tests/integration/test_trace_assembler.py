@@ -15,7 +15,7 @@ import pytest
 from pipeline.adapters.kafka.topics import create_topics
 from pipeline.adapters.redis.embedded import EmbeddedRedis
 from pipeline.adapters.redis.trace_index import RedisTraceIndex
-from pipeline.domain.codec import encode_spans, span_to_dict
+from pipeline.domain.codec import encode_bundle, span_to_dict
 from pipeline.domain.partitioning import partition_for_trace
 from pipeline.domain.span import Span, SpanLink
 from pipeline.settings import Settings
@@ -59,7 +59,7 @@ def produce_bundles(kafka: KafkaTestClient, topic: str, spans: list[Span]) -> No
     for span in spans:
         by_partition.setdefault(partition_for_trace(span.trace_id, PARTITIONS), []).append(span)
     for partition, group in by_partition.items():
-        kafka.produce(topic, [encode_spans(group)], partition=partition)
+        kafka.produce(topic, [encode_bundle(group)], partition=partition)
 
 
 def traces_of(records: list[Record]) -> dict[str, list[dict[str, Any]]]:

@@ -19,7 +19,7 @@ import orjson
 import pytest
 
 from pipeline.adapters.kafka.topics import create_topics
-from pipeline.domain.codec import encode_spans
+from pipeline.domain.codec import encode_bundle
 from pipeline.domain.partitioning import partition_for_trace
 from pipeline.domain.span import Span
 from pipeline.settings import Settings
@@ -75,7 +75,7 @@ def stream_spans(kafka: KafkaTestClient, topic: str, traces: list[list[Span]], s
                 still.append(spans[1:])
         pending = still
         for partition, bundle in tick.items():
-            producer.produce(topic, encode_spans(bundle), partition=partition)
+            producer.produce(topic, encode_bundle(bundle), partition=partition)
         producer.poll(0)
         time.sleep(0.1)
     assert producer.flush(60) == 0

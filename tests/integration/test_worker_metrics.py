@@ -16,7 +16,7 @@ import pytest
 from pipeline.adapters.kafka.topics import create_topics
 from pipeline.dashboard import start_dashboard
 from pipeline.dashboard.workers import announced_urls, scrape_workers
-from pipeline.domain.codec import encode_spans
+from pipeline.domain.codec import encode_bundle
 from pipeline.domain.partitioning import partition_for_trace
 from pipeline.domain.span import Span
 from pipeline.settings import Settings
@@ -65,7 +65,7 @@ def test_worker_counts_spans_commits_and_lag_on_its_endpoint(
 
         spans = _trace(5)
         partition = partition_for_trace(spans[0].trace_id, PARTITIONS)
-        kafka.produce(settings.topic_spans_by_trace, [encode_spans(spans)], partition=partition)
+        kafka.produce(settings.topic_spans_by_trace, [encode_bundle(spans)], partition=partition)
 
         row: dict[str, object] = {}
         while time.monotonic() < deadline:
@@ -116,7 +116,7 @@ def test_dashboard_shows_a_real_workers_trace_figures_and_group_lag(
             assert await running.wait_ready(DEADLINE_S)
             partition = partition_for_trace(trace_id, PARTITIONS)
             await asyncio.to_thread(
-                kafka.produce, settings.topic_spans_by_trace, [encode_spans(spans)], partition=partition
+                kafka.produce, settings.topic_spans_by_trace, [encode_bundle(spans)], partition=partition
             )
             async with aiohttp.ClientSession() as http:
 

@@ -11,7 +11,7 @@ import orjson
 from pipeline.adapters.assembler_runtime import AssemblerRuntime, parse_link_record
 from pipeline.adapters.kafka.acking_producer import AckingProducer
 from pipeline.domain.assembly import AssemblyOptions, assemble_trace
-from pipeline.domain.codec import encode_spans
+from pipeline.domain.codec import encode_bundle
 from pipeline.domain.propagation_rules import LOST_CONTEXT_SUSPECTED, PropagationWatch
 from pipeline.domain.span import Span, SpanKind, SpanLink
 from pipeline.domain.trace_index import InMemoryTraceIndex
@@ -99,8 +99,8 @@ def test_bundle_is_acked_only_after_all_its_traces_are_delivered() -> None:
     """A bundle with spans of two traces is acked once both traces' records are delivered, not before."""
     producer = MemoryProducer()
     rt, acked, _ = runtime(producer)
-    rt.add_bundle(("spans", 0, 4), encode_spans([span(T1, 1), span(T2, 1)]), None, "event-4", now=0.0)
-    rt.add_bundle(("spans", 0, 5), encode_spans([span(T2, 2)]), None, "event-5", now=0.5)
+    rt.add_bundle(("spans", 0, 4), encode_bundle([span(T1, 1), span(T2, 1)]), None, "event-4", now=0.0)
+    rt.add_bundle(("spans", 0, 5), encode_bundle([span(T2, 2)]), None, "event-5", now=0.5)
     producer.poll = lambda timeout=0: 0  # type: ignore[method-assign]  # hold deliveries for now
     assert tick(rt, 1.0) == 1
     assert acked == [] and len(producer.pending) == 1
@@ -119,7 +119,7 @@ def test_outgoing_links_are_sent_to_the_target_partition_and_gate_the_ack() -> N
     producer = MemoryProducer()
     rt, acked, _ = runtime(producer)
     consumer_span = span(T1, 1, links=[SpanLink(T9, "a" * 16, {"k": "v"}), SpanLink(T2, "b" * 16)])
-    rt.add_bundle(("spans", 1, 0), encode_spans([consumer_span]), None, "ev", now=0.0)
+    rt.add_bundle(("spans", 1, 0), encode_bundle([consumer_span]), None, "ev", now=0.0)
     tick(rt, 1.0)
     links = [(orjson.loads(v), k, kw["partition"]) for t, v, k, kw in producer.delivered if t == "links"]
     assert sorted((v["trace_id"], v["span_id"], k, p) for v, k, p in links) == [
@@ -135,7 +135,7 @@ def test_failed_delivery_never_acks_the_input() -> None:
     """A trace whose output delivery failed leaves its input unacked (replayed after the restart)."""
     producer = MemoryProducer(fail_first=1)
     rt, acked, _ = runtime(producer)
-    rt.add_bundle(("spans", 0, 0), encode_spans([span(T1, 1)]), None, "ev", now=0.0)
+    rt.add_bundle(("spans", 0, 0), encode_bundle([span(T1, 1)]), None, "ev", now=0.0)
     tick(rt, 1.0)
     producer.flush()
     assert acked == [] and rt.stats.traces_out == 0 and rt.pending_acks == 1
@@ -156,7 +156,7 @@ def test_replayed_tail_already_in_index_is_suppressed() -> None:
     index.put(assemble_trace(T1, [span(T1, 1), span(T1, 2)]))
     rt, acked, _ = runtime(producer, index)
     rt.assign([0], now=0.0)
-    rt.add_bundle(("spans", 0, 9), encode_spans([span(T1, 2)]), None, "replayed", now=0.0)
+    rt.add_bundle(("spans", 0, 9), encode_bundle([span(T1, 2)]), None, "replayed", now=0.0)
     tick(rt, 1.0)
     producer.poll()
     assert producer.delivered == [] and acked == ["replayed"]
@@ -169,7 +169,7 @@ def test_replayed_trace_with_new_spans_becomes_next_revision() -> None:
     index.put(assemble_trace(T1, [span(T1, 1)], revision=2, reason="late_update"))
     rt, _, _ = runtime(producer, index)
     rt.assign([0], now=0.0)
-    rt.add_bundle(("spans", 0, 9), encode_spans([span(T1, 1), span(T1, 3)]), None, "e", now=0.0)
+    rt.add_bundle(("spans", 0, 9), encode_bundle([span(T1, 1), span(T1, 3)]), None, "e", now=0.0)
     tick(rt, 1.0)
     producer.poll()
     (record,) = [orjson.loads(v) for t, v, _, _ in producer.delivered if t == "traces"]
@@ -183,7 +183,7 @@ def test_revoked_partition_is_never_acked_or_emitted() -> None:
     producer = MemoryProducer()
     rt, acked, _ = runtime(producer)
     rt.assign([0, 1], now=0.0)
-    rt.add_bundle(("spans", 1, 0), encode_spans([span(T1, 1)]), None, "e", now=0.0)
+    rt.add_bundle(("spans", 1, 0), encode_bundle([span(T1, 1)]), None, "e", now=0.0)
     rt.revoke([1])
     tick(rt, 5.0)
     producer.poll()
@@ -221,9 +221,9 @@ def test_failed_index_lookup_emits_unreconciled_and_pauses_lookups() -> None:
     index = FailingIndex()
     rt, acked, _ = runtime(producer, index)
     rt.assign([0], now=0.0)
-    rt.add_bundle(("spans", 0, 0), encode_spans([span(T1, 1)]), None, "a", now=0.0)
+    rt.add_bundle(("spans", 0, 0), encode_bundle([span(T1, 1)]), None, "a", now=0.0)
     tick(rt, 1.0)
-    rt.add_bundle(("spans", 0, 1), encode_spans([span(T2, 1)]), None, "b", now=1.0)
+    rt.add_bundle(("spans", 0, 1), encode_bundle([span(T2, 1)]), None, "b", now=1.0)
     tick(rt, 2.0)
     producer.poll()
     assert index.reads == 1
@@ -235,7 +235,7 @@ def test_release_all_and_flush_emits_open_windows_with_reason_shutdown() -> None
     """At a final shutdown, open traces are emitted (reason shutdown) and their inputs acked on delivery."""
     producer = MemoryProducer()
     rt, acked, _ = runtime(producer)
-    rt.add_bundle(("spans", 0, 0), encode_spans([span(T1, 1), span(T2, 1)]), None, "ev", now=0.0)
+    rt.add_bundle(("spans", 0, 0), encode_bundle([span(T1, 1), span(T2, 1)]), None, "ev", now=0.0)
     assert asyncio.run(rt.release_all_and_flush(0.1, timeout_s=5.0))
     records = [orjson.loads(v) for t, v, _, _ in producer.delivered if t == "traces"]
     assert sorted((r["trace_id"], r["reason"]) for r in records) == [(T1, "shutdown"), (T2, "shutdown")]
@@ -270,7 +270,7 @@ def test_lost_context_pair_released_in_one_tick_is_flagged() -> None:
     LOST_CONTEXT_SUSPECTED; its caller's trace does not."""
     producer = MemoryProducer()
     rt, acked, _ = runtime(producer, propagation=PropagationWatch())
-    rt.add_bundle(("spans", 0, 0), encode_spans(_lost_context_pair()), None, "ev", now=0.0)
+    rt.add_bundle(("spans", 0, 0), encode_bundle(_lost_context_pair()), None, "ev", now=0.0)
     assert tick(rt, 1.0) == 2
     producer.poll()
     codes = _diagnostic_codes(producer)
@@ -283,7 +283,7 @@ def test_without_propagation_watch_no_cross_trace_diagnostic() -> None:
     """The same pair assembled without a watch has no LOST_CONTEXT_SUSPECTED (the watch adds it)."""
     producer = MemoryProducer()
     rt, _, _ = runtime(producer)
-    rt.add_bundle(("spans", 0, 0), encode_spans(_lost_context_pair()), None, "ev", now=0.0)
+    rt.add_bundle(("spans", 0, 0), encode_bundle(_lost_context_pair()), None, "ev", now=0.0)
     tick(rt, 1.0)
     producer.poll()
     codes = _diagnostic_codes(producer)

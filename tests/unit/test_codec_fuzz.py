@@ -18,6 +18,7 @@ from pipeline.domain.codec import (
     Limits,
     decode_bundle,
     decode_spans,
+    encode_bundle,
     encode_spans,
     iter_records,
     span_from_dict,
@@ -166,7 +167,24 @@ def test_span_round_trips_through_dict_json_and_bundle(span: Span) -> None:
     """Any valid span survives span_to_dict -> span_from_dict, encode -> decode_spans and decode_bundle."""
     assert span_from_dict(span_to_dict(span)) == span
     assert decode_spans(encode_spans([span])) == [span]
-    assert decode_bundle(encode_spans([span])) == [span]
+    assert decode_bundle(encode_spans([span])) == [span]  # a v1 (JSON) bundle
+    assert decode_bundle(encode_bundle([span])) == [span]
+
+
+@FUZZ
+@given(st.lists(spans(), max_size=4).map(encode_bundle), st.data())
+def test_corrupt_msgpack_bundles_raise_only_decode_error(bundle: bytes, data: st.DataObject) -> None:
+    """A v2 bundle cut short or with bytes flipped gives DecodeError or spans, nothing else."""
+    cut = data.draw(st.integers(0, len(bundle)))
+    places = st.integers(0, max(len(bundle) - 1, 0))
+    flips = data.draw(st.lists(st.tuples(places, st.integers(0, 255)), max_size=3))
+    corrupt = bytearray(bundle[:cut] if data.draw(st.booleans()) else bundle)
+    for at, byte in flips:
+        if at < len(corrupt):
+            corrupt[at] = byte
+    with contextlib.suppress(DecodeError):
+        for span in decode_bundle(bytes(corrupt)):
+            assert isinstance(span, Span)
 
 
 @pytest.mark.parametrize("depth", [33, 75])

@@ -23,6 +23,7 @@ from pipeline.domain.codec import (
     Limits,
     decode_bundle,
     decode_spans,
+    encode_bundle,
     encode_spans,
     span_from_dict,
     span_to_dict,
@@ -318,15 +319,52 @@ def test_round_trip_through_dict_and_json() -> None:
 
 
 def test_bundle_round_trip() -> None:
-    """decode_bundle reads back exactly what encode_spans wrote."""
+    """decode_bundle reads back exactly what encode_bundle (v2) or encode_spans (v1, JSON) wrote."""
     spans = [span_from_dict(span_dict()), span_from_dict(minimal_span_dict())]
+    assert decode_bundle(encode_bundle(spans)) == spans
+    assert decode_bundle(encode_bundle([])) == []
     assert decode_bundle(encode_spans(spans)) == spans
     assert decode_bundle(encode_spans([])) == []
 
 
+def test_bundle_lists_each_resource_once_and_decoded_spans_share_it() -> None:
+    shared = {"service.name": "orders", "host.name": "orders-1"}
+    spans = [
+        span_from_dict(span_dict(span_id=f"{i:016x}", resource=shared)) for i in range(1, 4)
+    ]
+    for span in spans:
+        span.resource = shared  # as the OTLP decoder gives the spans of one resource
+    other = span_from_dict(span_dict(span_id="00000000000000ff", resource={"service.name": "pay"}))
+    bundle = encode_bundle([*spans, other])
+    assert bundle.count(b"orders-1") == 1
+    decoded = decode_bundle(bundle)
+    assert decoded == [*spans, other]
+    assert decoded[0].resource is decoded[1].resource is decoded[2].resource
+    assert decoded[3].resource == {"service.name": "pay"}
+
+
+def test_bundle_resource_always_names_the_span_service() -> None:
+    span = span_from_dict(span_dict())
+    span.service_name = "renamed"  # resource still says "orders"
+    (back,) = decode_bundle(encode_bundle([span]))
+    assert back.service_name == "renamed"
+    assert back.resource["service.name"] == "renamed"
+    assert span.resource["service.name"] == "orders"  # the span's own dict is not changed
+
+
 @pytest.mark.parametrize(
     "data",
-    [b"nope", b"{}", b"[1]", b'[{"trace_id": 1}]', b"[{}]", orjson.dumps([{**span_dict(), "kind": "ODD"}])],
+    [
+        b"nope",
+        b"{}",
+        b"[1]",
+        b'[{"trace_id": 1}]',
+        b"[{}]",
+        orjson.dumps([{**span_dict(), "kind": "ODD"}]),
+        b"",
+        b"\x93\x03\x90\x90",  # msgpack [3, [], []]: an unknown bundle version
+        b"\x93\x02\x90\x91\x9e" + b"\xc0" * 14,  # a span row of nils
+    ],
 )
 def test_bundle_garbage_raises_decode_error(data: bytes) -> None:
     """decode_bundle rejects what is not a bundle of spans with DecodeError, never another exception."""

@@ -11,7 +11,7 @@ import orjson
 from pipeline.adapters.kafka.acking_producer import AckingProducer
 from pipeline.adapters.red_runtime import RedRuntime
 from pipeline.adapters.slo_runtime import InputRecord, SloRuntime
-from pipeline.domain.codec import encode_spans
+from pipeline.domain.codec import encode_bundle
 from pipeline.domain.slo.definitions import SloDefinition, SpanSli
 from pipeline.domain.slo.store import InMemorySloStore
 from pipeline.domain.span import Span
@@ -76,9 +76,9 @@ def test_red_bundle_is_acked_only_after_its_window_is_delivered() -> None:
     """A bundle's event is acked after the record of its window is delivered, not when it is produced."""
     fake, acked, dead = HeldDeliveries(), [], []
     rt = red_runtime(fake, dead)
-    first = encode_spans([span(1), span(2, error=True)])
+    first = encode_bundle([span(1), span(2, error=True)])
     rt.add_bundle(("spans", 0, 0), first, None, Event("e0", acked), 0.0)
-    rt.add_bundle(("spans", 0, 1), encode_spans([span(12)]), None, Event("e1", acked), 0.1)  # closes [0, 10)
+    rt.add_bundle(("spans", 0, 1), encode_bundle([span(12)]), None, Event("e1", acked), 0.1)  # closes [0, 10)
     assert len(fake.pending) == 1 and acked == []
     fake.deliver_all()
     assert acked == ["e0"]
@@ -103,7 +103,7 @@ def test_red_revoked_partition_acks_nothing_later() -> None:
     """After a revoke, a late delivery of the partition's window acks nothing (the new owner replays)."""
     fake, acked, dead = HeldDeliveries(), [], []
     rt = red_runtime(fake, dead)
-    rt.add_bundle(("spans", 3, 0), encode_spans([span(1), span(2), span(15)]), None, Event("e0", acked), 0.0)
+    rt.add_bundle(("spans", 3, 0), encode_bundle([span(1), span(2), span(15)]), None, Event("e0", acked), 0.0)
     rt.revoke([3])
     fake.deliver_all()
     assert acked == []
