@@ -11,6 +11,7 @@ from pipeline.domain.assembly import assemble_trace, group_by_trace
 from pipeline.domain.codec import decode_spans
 from pipeline.settings import Settings
 from pipeline.testing.bench import measured
+from stream_apps.common import tune_gc
 
 from .inputs import PROTO, reader
 
@@ -18,7 +19,11 @@ from .inputs import PROTO, reader
 def plain_loop(
     bootstrap: str, settings: Settings, topic_in: str, topic_out: str, total_spans: int
 ) -> tuple[float, float]:
-    """consume -> decode -> group by trace -> assemble -> produce, one process; (cpu s, wall s)."""
+    """consume -> decode -> group by trace -> assemble -> produce, one process; (cpu s, wall s).
+
+    GC is tuned as in the workers (`stream_apps.common.tune_gc`), so both sides run alike.
+    """
+    tune_gc()
     consumer = reader(bootstrap, settings, topic_in)
     producer = Producer(producer_config(settings, bootstrap))
     seen = 0

@@ -57,9 +57,11 @@ class AckGroup:
     outputs failed (the offsets stay uncommitted and the records are replayed after a restart).
     """
 
-    __slots__ = ("_events", "_failed", "_pending", "_sealed", "_stats")
+    __slots__ = ("_events", "_failed", "_pending", "_sealed", "_stats", "on_delivery")
 
     def __init__(self, events: Sequence[Ackable], stats: DeliveryStats) -> None:
+        # The delivery callback of this group's outputs, made once by the producer.
+        self.on_delivery: Callable[[KafkaError | None, Message], None] | None = None
         self._events = events
         self._stats = stats
         self._pending = 0
@@ -148,9 +150,13 @@ class AckingProducer:
 
         Blocks the loop for up to 50 ms at a time while librdkafka's queue is full.
         """
-        if group is not None:
+        if group is None:
+            callback = self._callback(None)
+        else:
             group.attach()
-        callback = self._callback(group)
+            if group.on_delivery is None:
+                group.on_delivery = self._callback(group)
+            callback = group.on_delivery
         extra: dict[str, Any] = {} if partition is None else {"partition": partition}
         while True:
             try:

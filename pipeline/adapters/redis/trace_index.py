@@ -28,6 +28,7 @@ from typing import Any
 import orjson
 import redis
 
+from pipeline.adapters.lifecycle import name_os_thread
 from pipeline.domain.trace_index import AssembledTrace, IndexStats, TraceSummary, index_entries
 
 log = logging.getLogger(__name__)
@@ -133,6 +134,7 @@ class RedisTraceIndex:
                 self._cond.notify()
 
     def _run(self) -> None:
+        name_os_thread("trace-index")
         backoff = _BACKOFF_MIN_S
         while True:
             with self._cond:

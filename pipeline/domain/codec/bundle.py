@@ -66,7 +66,7 @@ def encode_bundle(spans: Iterable[Span]) -> bytes:
     """One `obspipe.spans-by-trace` record holding `spans` (see the module docstring)."""
     index: dict[Any, int] = {}  # id(resource dict) -> its place in `resources`
     resources: list[dict[str, Any]] = []
-    rows: list[_Row] = []
+    rows: list[tuple[Any, ...]] = []  # encoded as _Row arrays; tuples are cheaper to build
     for span in spans:
         resource = span.resource
         key: Any = id(resource)
@@ -80,7 +80,7 @@ def encode_bundle(spans: Iterable[Span]) -> bytes:
             )
         links = span.links
         rows.append(
-            _Row(
+            (
                 span.trace_id,
                 span.span_id,
                 span.parent_span_id,
@@ -92,12 +92,12 @@ def encode_bundle(spans: Iterable[Span]) -> bytes:
                 span.status_message,
                 at,
                 span.attributes,
-                [(ln.trace_id, ln.span_id, ln.attributes, ln.trace_state) for ln in links] if links else [],
+                [(ln.trace_id, ln.span_id, ln.attributes, ln.trace_state) for ln in links] if links else (),
                 span.trace_state,
                 span.flags,
             )
         )
-    return _ENCODER.encode(_Bundle(BUNDLE_VERSION, resources, rows))
+    return _ENCODER.encode((BUNDLE_VERSION, resources, rows))
 
 
 def decode_bundle(data: bytes) -> list[Span]:
