@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import replace
 from itertools import pairwise
 
 from assembly_support import TRACE, sid
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from msgspec.structs import replace
 
 from pipeline.domain.assembly import AssemblyOptions, assemble_trace
 from pipeline.domain.span import Span, SpanLink

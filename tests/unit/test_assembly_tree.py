@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from assembly_support import TRACE, by_id, codes, sid, span
+from msgspec.structs import replace
 
 from pipeline.domain.assembly import assemble_all, assemble_trace
 
