@@ -21,6 +21,7 @@ import faust
 from pipeline.adapters.kafka.acking_producer import AckingProducer
 from pipeline.adapters.kafka.config import bootstrap_of
 from pipeline.adapters.kafka.dlq import DeadLetters
+from pipeline.adapters.kafka.faust_transport import App as FaustApp
 from pipeline.adapters.net import free_port
 from pipeline.settings import Settings
 
@@ -116,7 +117,7 @@ def build_app(name: str, settings: Settings, *, bootstrap: str | None = None, **
         "worker_redirect_stdouts": False,
     }
     conf.update(overrides)
-    return faust.App(app_id(name, settings), **conf)
+    return FaustApp(app_id(name, settings), **conf)
 
 
 def build_runtime(name: str, settings: Settings, *, bootstrap: str | None = None) -> AppRuntime:
