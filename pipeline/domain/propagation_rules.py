@@ -364,7 +364,20 @@ class PropagationWatch:
         recent, index = self._recent, self._index
         newest = self._newest_end
         answered = _answered(spans)
-        for s in spans:  # evidence_spans(), with the host looked up once (in file())
+        request_keys = self.options.request_keys
+        # One pass files the evidence (evidence_spans(), with the host looked up once in file())
+        # and picks the few spans the rules then look at: parentless roots and request carriers.
+        roots: list[Span] = []
+        carriers = False
+        for s in spans:
+            if not s.parent_span_id and not s.links:
+                roots.append(s)
+            if not carriers:
+                attributes = s.attributes
+                for key in request_keys:
+                    if key in attributes:
+                        carriers = True
+                        break
             kind = s.kind
             if kind in _CALLER_KINDS:
                 if (s.trace_id, s.span_id) in answered:
@@ -374,9 +387,12 @@ class PropagationWatch:
             slots = index.file(s)
             if slots:
                 recent.append((s, slots))
-                newest = max(newest, s.end_time_unix_nano)
+                if s.end_time_unix_nano > newest:  # noqa: PLR1730 - max() costs a call per span
+                    newest = s.end_time_unix_nano
         self._newest_end = newest
-        findings = _lost_context(spans, index, self.options) + find_context_leaks(spans, self.options)
+        findings = _lost_context(roots, index, self.options)
+        if carriers:
+            findings += find_context_leaks(spans, self.options)
         self._prune()
         return diagnostics_by_trace(findings)
 
