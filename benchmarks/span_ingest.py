@@ -21,7 +21,6 @@ import time
 import uuid
 from pathlib import Path
 
-import orjson
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 from pipeline.adapters.infra import ensure_kafka  # noqa: E402
 from pipeline.adapters.kafka.config import consumer_config, producer_config  # noqa: E402
 from pipeline.adapters.kafka.topics import create_topics  # noqa: E402
-from pipeline.domain.codec import decode_spans, encode_bundle  # noqa: E402
+from pipeline.domain.codec import decode_bundle, decode_spans, encode_bundle  # noqa: E402
 from pipeline.domain.partitioning import bundles_by_partition  # noqa: E402
 from pipeline.domain.synthetic import SyntheticTraces  # noqa: E402
 from pipeline.settings import Settings, load_settings  # noqa: E402
@@ -69,7 +68,7 @@ def count_spans_until(settings: Settings, topic: str, total: int, timeout: float
                 raise TimeoutError(f"{seen}/{total} spans on {topic} after {timeout}s")
             for msg in consumer.consume(num_messages=1000, timeout=0.2):
                 if msg.error() is None:
-                    seen += len(orjson.loads(msg.value() or b"[]"))
+                    seen += len(decode_bundle(msg.value() or b""))
         return time.monotonic()
     finally:
         consumer.close()
