@@ -8,7 +8,8 @@ from typing import Any
 
 import orjson
 
-from pipeline.adapters.assembler_runtime import AssemblerRuntime, parse_link_record
+from pipeline.adapters.assembler_records import parse_link_record
+from pipeline.adapters.assembler_runtime import AssemblerRuntime
 from pipeline.adapters.kafka.acking_producer import AckingProducer
 from pipeline.domain.assembly import AssemblyOptions, assemble_trace
 from pipeline.domain.codec import encode_bundle

@@ -1,0 +1,92 @@
+"""The trace-assembler's record formats: its JSON output, the `obspipe.links` records it sends and
+reads, and what an indexed record says was emitted (for replay reconciliation). No I/O."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from pipeline.domain.codec import span_from_dict
+from pipeline.domain.windows import IncomingLink, PriorTrace
+from pipeline.errors import DecodeError, ValidationError
+
+_HEX = frozenset("0123456789abcdef")
+
+
+def encode_record(record: dict[str, Any]) -> bytes:
+    """The record as JSON. Bundles are checked for shape only, so a corrupt one may carry attribute
+    values JSON cannot hold (bytes, non-string keys deep inside): write those as strings rather
+    than crash the worker."""
+    try:
+        return orjson.dumps(record)
+    except TypeError:
+        return orjson.dumps(record, default=repr, option=orjson.OPT_NON_STR_KEYS)
+
+
+def outgoing_links(record: dict[str, Any]) -> list[tuple[str, bytes]]:
+    """The obspipe.links records of an assembled trace: (target trace id, value) per link to another trace."""
+    own = record["trace_id"]
+    out: list[tuple[str, bytes]] = []
+    attributes: dict[str, dict[str, Any]] = {}
+    for link in record.get("links") or ():
+        target = link["trace_id"]
+        if target == own:
+            continue
+        if not attributes:
+            attributes = {
+                f"{s['span_id']}/{ln['trace_id']}/{ln['span_id']}": ln.get("attributes") or {}
+                for s in record["spans"]
+                for ln in s.get("links") or ()
+            }
+        value = {
+            "trace_id": target,
+            "span_id": link["linked_span_id"],
+            "from_trace_id": own,
+            "from_span_id": link["span_id"],
+            "attributes": attributes.get(f"{link['span_id']}/{target}/{link['linked_span_id']}", {}),
+        }
+        out.append((target, orjson.dumps(value)))
+    return out
+
+
+def _hex_id(obj: dict[str, Any], name: str, n: int) -> str:
+    value = obj.get(name)
+    if not isinstance(value, str) or len(value) != n or not set(value.lower()) <= _HEX:
+        raise ValidationError(f"link.{name}: must be {n} hex characters, got {value!r}", field=f"link.{name}")
+    return value.lower()
+
+
+def parse_link_record(value: bytes | None) -> IncomingLink:
+    """Decode and validate one obspipe.links record.
+
+    Raises:
+        DecodeError: not a JSON object.
+        ValidationError: an id is missing or malformed (the message names it).
+    """
+    try:
+        obj = orjson.loads(value or b"")
+    except orjson.JSONDecodeError as exc:
+        raise DecodeError(f"link: not JSON ({exc})") from None
+    if not isinstance(obj, dict):
+        raise DecodeError(f"link: must be a JSON object, got {type(obj).__name__}")
+    return IncomingLink(
+        trace_id=_hex_id(obj, "trace_id", 32),
+        span_id=_hex_id(obj, "span_id", 16),
+        from_trace_id=_hex_id(obj, "from_trace_id", 32),
+        from_span_id=_hex_id(obj, "from_span_id", 16),
+    )
+
+
+def prior_from_record(record: dict[str, Any]) -> PriorTrace:
+    """What an indexed assembled record says was emitted (for replay reconciliation)."""
+    spans = [span_from_dict(s, where=f"index.spans[{i}]") for i, s in enumerate(record.get("spans") or ())]
+    linked = [
+        {
+            "trace_id": str(r["trace_id"]),
+            "span_id": str(r["span_id"]),
+            "linked_span_id": str(r["linked_span_id"]),
+        }
+        for r in record.get("linked_from") or ()
+    ]
+    return PriorTrace(int(record["revision"]), spans, linked, bool(record.get("complete", True)))
