@@ -13,6 +13,7 @@ Time is always passed in (`now`, seconds on any monotonic clock): nothing here r
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from pipeline.domain.span import SPAN_KINDS, STATUS_CODES, Span, SpanKind, SpanLink, StatusCode
 from pipeline.domain.windows.model import IncomingLink, Position, Reason, Released, diag, link_key
@@ -81,17 +82,22 @@ class TraceWindows(ReplayMerge, PartitionBook):
         shared list (fewer objects for the garbage collector to traverse).
         """
         shared_resources = self._resources
+        last: dict[str, Any] | None = None  # the previous span's decoded resource ...
+        kept: dict[str, Any] = {}  # ... and the dict it was given (a bundle lists each once)
         for span in group:
             span.trace_id = trace_id
             res = span.resource
-            key = (span.service_name, res.get("host.name"))
-            shared = shared_resources.get(key)
-            if shared is None or (shared is not res and shared != res):
-                if len(shared_resources) >= _MAX_SHARED_RESOURCES:
-                    shared_resources.clear()
-                shared_resources[key] = res
-            else:
-                span.resource = shared
+            if res is not last:
+                last = res
+                key = (span.service_name, res.get("host.name"))
+                shared = shared_resources.get(key)
+                if shared is None or (shared is not res and shared != res):
+                    if len(shared_resources) >= _MAX_SHARED_RESOURCES:
+                        shared_resources.clear()
+                    shared_resources[key] = kept = res
+                else:
+                    kept = shared
+            span.resource = kept
             span.kind = _KINDS.get(span.kind, span.kind)
             span.status_code = _STATUSES.get(span.status_code, span.status_code)
             if not span.links:
