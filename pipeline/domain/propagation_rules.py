@@ -32,6 +32,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
+
 from pipeline.domain.assembly import AssemblyOptions, assemble_trace, group_by_trace
 from pipeline.domain.span import HOST_KEYS, Span
 
@@ -123,8 +125,11 @@ def evidence_spans(spans: Sequence[Span]) -> list[Span]:
     ]
 
 
-# Where one evidence span is filed: (one of _Evidence's dicts, key), for each of its keys.
-_Slots = tuple[tuple[dict[Any, deque[Span]], Any], ...]
+# Where one evidence span is filed: (index number in _Evidence.indexes, key) per key. Numbers,
+# not the dicts themselves: a tuple of ints and strings is untracked by the garbage collector
+# once it has seen it, and tens of thousands of these live as long as the evidence.
+_Slots = tuple[tuple[int, Any], ...]
+_CLIENTS, _PRODUCERS, _ENTRIES = 0, 1, 2
 
 
 @dataclass(slots=True)
@@ -138,6 +143,10 @@ class _Evidence:
     clients: dict[str, deque[Span]] = field(default_factory=dict)  # by target name
     producers: dict[str, deque[Span]] = field(default_factory=dict)  # by destination
     entries: dict[tuple[str, str], deque[Span]] = field(default_factory=dict)  # by (service, host)
+    indexes: tuple[dict[Any, deque[Span]], ...] = ()
+
+    def __post_init__(self) -> None:
+        self.indexes = (self.clients, self.producers, self.entries)
 
     def add(self, spans: Iterable[Span]) -> None:
         for s in spans:
@@ -146,17 +155,19 @@ class _Evidence:
     def _slots(self, s: Span) -> _Slots:
         kind = s.kind
         if kind == "CLIENT":
-            return tuple((self.clients, name) for name in _names(s, _CLIENT_TARGET_KEYS))
+            return tuple((_CLIENTS, name) for name in _names(s, _CLIENT_TARGET_KEYS))
         if kind == "PRODUCER":
             destination = s.attributes.get(_DESTINATION)
-            return ((self.producers, str(destination)),) if destination else ()
+            return ((_PRODUCERS, str(destination)),) if destination else ()
         host = _host(s)
-        return ((self.entries, (s.service_name, host)),) if host is not None else ()
+        return ((_ENTRIES, (s.service_name, host)),) if host is not None else ()
 
     def file(self, s: Span) -> _Slots:
         """Index one evidence span; returns where it went (for `remove_oldest`)."""
         slots = self._slots(s)
-        for index, key in slots:
+        indexes = self.indexes
+        for number, key in slots:
+            index = indexes[number]
             queue = index.get(key)
             if queue is None:
                 index[key] = deque((s,))
@@ -164,15 +175,25 @@ class _Evidence:
                 queue.append(s)
         return slots
 
-    @staticmethod
-    def remove_oldest(s: Span, slots: _Slots) -> None:
+    def remove_oldest(self, s: Span, slots: _Slots) -> None:
         """Unfile `s`, which must be the oldest span still filed under each of its slots."""
-        for index, key in slots:
+        indexes = self.indexes
+        for number, key in slots:
+            index = indexes[number]
             queue = index.get(key)
             if queue and queue[0] is s:
                 queue.popleft()
                 if not queue:
                     del index[key]
+
+
+class _Filed(msgspec.Struct, gc=False):
+    """One remembered evidence span and its slots. Not tracked by the garbage collector (it
+    refers only to a span, itself untracked, and to atomic slots), so the evidence adds nothing
+    for every collection to traverse."""
+
+    span: Span
+    slots: _Slots
 
 
 def _remote_caller(root: Span, ev: _Evidence, opts: RuleOptions) -> Span | None:
@@ -350,7 +371,7 @@ class PropagationWatch:
         self.options = options
         self.horizon_ns = horizon_ns
         self.max_evidence = max_evidence
-        self._recent: deque[tuple[Span, _Slots]] = deque()
+        self._recent: deque[_Filed] = deque()
         self._index = _Evidence()
         self._newest_end = 0
 
@@ -386,7 +407,7 @@ class PropagationWatch:
                 continue
             slots = index.file(s)
             if slots:
-                recent.append((s, slots))
+                recent.append(_Filed(s, slots))
                 if s.end_time_unix_nano > newest:  # noqa: PLR1730 - max() costs a call per span
                     newest = s.end_time_unix_nano
         self._newest_end = newest
@@ -398,6 +419,7 @@ class PropagationWatch:
 
     def _prune(self) -> None:
         recent, cutoff = self._recent, self._newest_end - self.horizon_ns
-        while recent and (len(recent) > self.max_evidence or recent[0][0].end_time_unix_nano < cutoff):
-            span, slots = recent.popleft()
-            _Evidence.remove_oldest(span, slots)
+        remove = self._index.remove_oldest
+        while recent and (len(recent) > self.max_evidence or recent[0].span.end_time_unix_nano < cutoff):
+            filed = recent.popleft()
+            remove(filed.span, filed.slots)
