@@ -24,10 +24,10 @@ def encode_record(record: dict[str, Any]) -> bytes:
         return orjson.dumps(record, default=repr, option=orjson.OPT_NON_STR_KEYS)
 
 
-def outgoing_links(record: dict[str, Any]) -> list[tuple[str, bytes]]:
-    """The obspipe.links records of an assembled trace: (target trace id, value) per link to another trace."""
+def outgoing_links(record: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The obspipe.links entries of an assembled trace: (target trace id, entry) per link to another trace."""
     own = record["trace_id"]
-    out: list[tuple[str, bytes]] = []
+    out: list[tuple[str, dict[str, Any]]] = []
     attributes: dict[str, dict[str, Any]] = {}
     for link in record.get("links") or ():
         target = link["trace_id"]
@@ -46,35 +46,50 @@ def outgoing_links(record: dict[str, Any]) -> list[tuple[str, bytes]]:
             "from_span_id": link["span_id"],
             "attributes": attributes.get(f"{link['span_id']}/{target}/{link['linked_span_id']}", {}),
         }
-        out.append((target, orjson.dumps(value)))
+        out.append((target, value))
     return out
 
 
-def _hex_id(obj: dict[str, Any], name: str, n: int) -> str:
+def encode_links(entries: list[dict[str, Any]]) -> bytes:
+    """One obspipe.links record: a JSON array of link entries whose targets share a partition."""
+    return orjson.dumps(entries)
+
+
+def _hex_id(obj: dict[str, Any], name: str, n: int, where: str) -> str:
     value = obj.get(name)
     if not isinstance(value, str) or len(value) != n or not set(value.lower()) <= _HEX:
-        raise ValidationError(f"link.{name}: must be {n} hex characters, got {value!r}", field=f"link.{name}")
+        field = f"{where}.{name}"
+        raise ValidationError(f"{field}: must be {n} hex characters, got {value!r}", field=field)
     return value.lower()
 
 
-def parse_link_record(value: bytes | None) -> IncomingLink:
-    """Decode and validate one obspipe.links record.
+def parse_link_record(value: bytes | None) -> list[IncomingLink]:
+    """Decode and validate one obspipe.links record: a JSON array of link entries, or one entry
+    (the format of earlier versions). All or nothing: one bad entry rejects the record.
 
     Raises:
-        DecodeError: not a JSON object.
-        ValidationError: an id is missing or malformed (the message names it).
+        DecodeError: not a JSON object or array of objects.
+        ValidationError: an id is missing or malformed (the message names the entry and field).
     """
     try:
-        obj = orjson.loads(value or b"")
+        doc = orjson.loads(value or b"")
     except orjson.JSONDecodeError as exc:
         raise DecodeError(f"link: not JSON ({exc})") from None
+    if isinstance(doc, dict):
+        return [_link(doc, "link")]
+    if not isinstance(doc, list):
+        raise DecodeError(f"link: must be a JSON array of link objects, got {type(doc).__name__}")
+    return [_link(obj, f"links[{i}]") for i, obj in enumerate(doc)]
+
+
+def _link(obj: Any, where: str) -> IncomingLink:
     if not isinstance(obj, dict):
-        raise DecodeError(f"link: must be a JSON object, got {type(obj).__name__}")
+        raise DecodeError(f"{where}: must be a JSON object, got {type(obj).__name__}")
     return IncomingLink(
-        trace_id=_hex_id(obj, "trace_id", 32),
-        span_id=_hex_id(obj, "span_id", 16),
-        from_trace_id=_hex_id(obj, "from_trace_id", 32),
-        from_span_id=_hex_id(obj, "from_span_id", 16),
+        trace_id=_hex_id(obj, "trace_id", 32, where),
+        span_id=_hex_id(obj, "span_id", 16, where),
+        from_trace_id=_hex_id(obj, "from_trace_id", 32, where),
+        from_span_id=_hex_id(obj, "from_span_id", 16, where),
     )
 
 

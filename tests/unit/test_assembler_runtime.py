@@ -116,19 +116,24 @@ def test_bundle_is_acked_only_after_all_its_traces_are_delivered() -> None:
 
 
 def test_outgoing_links_are_sent_to_the_target_partition_and_gate_the_ack() -> None:
-    """Each link to another trace becomes a links record keyed and partitioned by the target trace."""
+    """Links to other traces travel as one links record per target partition per release."""
     producer = MemoryProducer()
     rt, acked, _ = runtime(producer)
-    consumer_span = span(T1, 1, links=[SpanLink(T9, "a" * 16, {"k": "v"}), SpanLink(T2, "b" * 16)])
+    t5 = "5" * 32  # 5 % 4 == 9 % 4: shares T9's partition
+    links_out = [SpanLink(T9, "a" * 16, {"k": "v"}), SpanLink(T2, "b" * 16), SpanLink(t5, "c" * 16)]
+    consumer_span = span(T1, 1, links=links_out)
     rt.add_bundle(("spans", 1, 0), encode_bundle([consumer_span]), None, "ev", now=0.0)
     tick(rt, 1.0)
-    links = [(orjson.loads(v), k, kw["partition"]) for t, v, k, kw in producer.delivered if t == "links"]
-    assert sorted((v["trace_id"], v["span_id"], k, p) for v, k, p in links) == [
-        (T2, "b" * 16, T2.encode(), 2),
-        (T9, "a" * 16, T9.encode(), 9 % 4),
+    records = [(orjson.loads(v), kw["partition"]) for t, v, _, kw in producer.delivered if t == "links"]
+    assert sorted(len(entries) for entries, _ in records) == [1, 2]
+    links = [(entry, p) for entries, p in records for entry in entries]
+    assert sorted((v["trace_id"], v["span_id"], p) for v, p in links) == [
+        (T2, "b" * 16, 2),
+        (t5, "c" * 16, 1),
+        (T9, "a" * 16, 1),
     ]
-    assert {v["from_trace_id"] for v, _, _ in links} == {T1}
-    assert next(v for v, _, _ in links if v["trace_id"] == T9)["attributes"] == {"k": "v"}
+    assert {v["from_trace_id"] for v, _ in links} == {T1}
+    assert next(v for v, _ in links if v["trace_id"] == T9)["attributes"] == {"k": "v"}
     assert acked == ["ev"]
 
 
@@ -192,10 +197,19 @@ def test_revoked_partition_is_never_acked_or_emitted() -> None:
 
 
 def test_link_record_validation_names_the_field() -> None:
-    """A link record with a malformed id is a RecordError naming that id."""
+    """A link record with a malformed id is a RecordError naming that entry and id."""
     good = {"trace_id": T1, "span_id": "a" * 16, "from_trace_id": T2, "from_span_id": "b" * 16}
-    assert parse_link_record(orjson.dumps(good)).from_trace_id == T2
-    for bad, name in (({**good, "span_id": "xyz"}, "link.span_id"), (b"[1]", None)):
+    (one,) = parse_link_record(orjson.dumps(good))  # a single object, as earlier versions wrote
+    assert one.from_trace_id == T2
+    both = parse_link_record(orjson.dumps([good, {**good, "trace_id": T9}]))
+    assert [ln.trace_id for ln in both] == [T1, T9]
+    cases = (
+        ({**good, "span_id": "xyz"}, "link.span_id"),
+        ([good, {**good, "from_span_id": "q"}], "links[1].from_span_id"),
+        (b"[1]", "links[0]"),
+        (b'"text"', None),
+    )
+    for bad, name in cases:
         try:
             parse_link_record(bad if isinstance(bad, bytes) else orjson.dumps(bad))
         except RecordError as exc:
