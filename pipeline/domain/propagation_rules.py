@@ -29,20 +29,17 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-import msgspec
-
 from pipeline.domain.assembly import AssemblyOptions, assemble_trace, group_by_trace
-from pipeline.domain.span import HOST_KEYS, Span
+from pipeline.domain.propagation_evidence import DESTINATION, Evidence, Filed, host_of, names
+from pipeline.domain.span import Span
 
 LOST_CONTEXT_SUSPECTED = "LOST_CONTEXT_SUSPECTED"
 CONTEXT_LEAK_SUSPECTED = "CONTEXT_LEAK_SUSPECTED"
 
-_CLIENT_TARGET_KEYS = ("peer.service", "server.address", "net.peer.name", "rpc.service")
 _SERVER_NAME_KEYS = ("server.address", "rpc.service", "net.host.name")
-_DESTINATION = "messaging.destination.name"
 _CALLER_KINDS = frozenset(("CLIENT", "PRODUCER"))
 _ENTRY_KINDS = frozenset(("SERVER", "CONSUMER"))
 
@@ -87,30 +84,16 @@ class Finding:
 DEFAULT_RULES = RuleOptions()
 
 
-def _names(span: Span, keys: tuple[str, ...]) -> set[str]:
-    return {str(v) for k in keys if (v := span.attributes.get(k))}
-
-
 def _server_names(span: Span) -> set[str]:
-    names = _names(span, _SERVER_NAME_KEYS)
+    found = names(span, _SERVER_NAME_KEYS)
     if span.service_name:
-        names.add(span.service_name)
-    return names
+        found.add(span.service_name)
+    return found
 
 
 def _answered(spans: Sequence[Span]) -> set[tuple[str, str]]:
     """(trace_id, span_id) of every span that has a child in its own trace."""
     return {(s.trace_id, s.parent_span_id) for s in spans if s.parent_span_id}
-
-
-_HOST_1, _HOST_2, _HOST_3 = HOST_KEYS
-
-
-def _host(span: Span) -> str | None:
-    # Span.host unrolled: this runs for every released span of a streaming assembler.
-    res = span.resource
-    value = res.get(_HOST_1) or res.get(_HOST_2) or res.get(_HOST_3)
-    return str(value) if value else None
 
 
 def evidence_spans(spans: Sequence[Span]) -> list[Span]:
@@ -121,82 +104,11 @@ def evidence_spans(spans: Sequence[Span]) -> list[Span]:
         s
         for s in spans
         if (s.kind in _CALLER_KINDS and (s.trace_id, s.span_id) not in answered)
-        or (s.kind in _ENTRY_KINDS and _host(s) is not None)
+        or (s.kind in _ENTRY_KINDS and host_of(s) is not None)
     ]
 
 
-# Where one evidence span is filed: (index number in _Evidence.indexes, key) per key. Numbers,
-# not the dicts themselves: a tuple of ints and strings is untracked by the garbage collector
-# once it has seen it, and tens of thousands of these live as long as the evidence.
-_Slots = tuple[tuple[int, Any], ...]
-_CLIENTS, _PRODUCERS, _ENTRIES = 0, 1, 2
-
-
-@dataclass(slots=True)
-class _Evidence:
-    """Evidence spans indexed by what a root is matched on.
-
-    Each per-key deque is in insertion order, so the oldest evidence can be removed from the
-    front of its deques without rebuilding the index (`PropagationWatch` prunes every check).
-    """
-
-    clients: dict[str, deque[Span]] = field(default_factory=dict)  # by target name
-    producers: dict[str, deque[Span]] = field(default_factory=dict)  # by destination
-    entries: dict[tuple[str, str], deque[Span]] = field(default_factory=dict)  # by (service, host)
-    indexes: tuple[dict[Any, deque[Span]], ...] = ()
-
-    def __post_init__(self) -> None:
-        self.indexes = (self.clients, self.producers, self.entries)
-
-    def add(self, spans: Iterable[Span]) -> None:
-        for s in spans:
-            self.file(s)
-
-    def _slots(self, s: Span) -> _Slots:
-        kind = s.kind
-        if kind == "CLIENT":
-            return tuple((_CLIENTS, name) for name in _names(s, _CLIENT_TARGET_KEYS))
-        if kind == "PRODUCER":
-            destination = s.attributes.get(_DESTINATION)
-            return ((_PRODUCERS, str(destination)),) if destination else ()
-        host = _host(s)
-        return ((_ENTRIES, (s.service_name, host)),) if host is not None else ()
-
-    def file(self, s: Span) -> _Slots:
-        """Index one evidence span; returns where it went (for `remove_oldest`)."""
-        slots = self._slots(s)
-        indexes = self.indexes
-        for number, key in slots:
-            index = indexes[number]
-            queue = index.get(key)
-            if queue is None:
-                index[key] = deque((s,))
-            else:
-                queue.append(s)
-        return slots
-
-    def remove_oldest(self, s: Span, slots: _Slots) -> None:
-        """Unfile `s`, which must be the oldest span still filed under each of its slots."""
-        indexes = self.indexes
-        for number, key in slots:
-            index = indexes[number]
-            queue = index.get(key)
-            if queue and queue[0] is s:
-                queue.popleft()
-                if not queue:
-                    del index[key]
-
-
-class _Filed(msgspec.Struct, gc=False):
-    """One remembered evidence span and its slots. Not tracked by the garbage collector (it
-    refers only to a span, itself untracked, and to atomic slots), so the evidence adds nothing
-    for every collection to traverse."""
-
-    span: Span
-    slots: _Slots
-
-
-def _remote_caller(root: Span, ev: _Evidence, opts: RuleOptions) -> Span | None:
+def _remote_caller(root: Span, ev: Evidence, opts: RuleOptions) -> Span | None:
     tol = opts.tolerance_ns
     start = root.start_time_unix_nano
     if root.kind == "SERVER":
@@ -208,14 +120,14 @@ def _remote_caller(root: Span, ev: _Evidence, opts: RuleOptions) -> Span | None:
                 ):
                     return c
         return None
-    destination = root.attributes.get(_DESTINATION)
+    destination = root.attributes.get(DESTINATION)
     for c in ev.producers.get(str(destination), ()) if destination else ():
         if c.trace_id != root.trace_id and -tol <= start - c.end_time_unix_nano <= opts.max_queue_delay_ns:
             return c
     return None
 
 
-def _local_entry(root: Span, ev: _Evidence) -> Span | None:
+def _local_entry(root: Span, ev: Evidence) -> Span | None:
     if root.host is None:
         return None
     start = root.start_time_unix_nano
@@ -228,7 +140,7 @@ def _local_entry(root: Span, ev: _Evidence) -> Span | None:
     return None
 
 
-def _lost_context(roots: Iterable[Span], ev: _Evidence, options: RuleOptions) -> list[Finding]:
+def _lost_context(roots: Iterable[Span], ev: Evidence, options: RuleOptions) -> list[Finding]:
     findings: list[Finding] = []
     for root in roots:
         if root.parent_span_id or root.links:
@@ -266,7 +178,7 @@ def _lost_context(roots: Iterable[Span], ev: _Evidence, options: RuleOptions) ->
 
 def find_lost_context(spans: Sequence[Span], options: RuleOptions = DEFAULT_RULES) -> list[Finding]:
     """LOST_CONTEXT_SUSPECTED findings over the spans of many traces (see the module docstring)."""
-    ev = _Evidence()
+    ev = Evidence()
     ev.add(evidence_spans(spans))
     return _lost_context(spans, ev, options)
 
@@ -371,8 +283,8 @@ class PropagationWatch:
         self.options = options
         self.horizon_ns = horizon_ns
         self.max_evidence = max_evidence
-        self._recent: deque[_Filed] = deque()
-        self._index = _Evidence()
+        self._recent: deque[Filed] = deque()
+        self._index = Evidence()
         self._newest_end = 0
 
     @property
@@ -407,7 +319,7 @@ class PropagationWatch:
                 continue
             slots = index.file(s)
             if slots:
-                recent.append(_Filed(s, slots))
+                recent.append(Filed(s, slots))
                 if s.end_time_unix_nano > newest:  # noqa: PLR1730 - max() costs a call per span
                     newest = s.end_time_unix_nano
         self._newest_end = newest
