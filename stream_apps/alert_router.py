@@ -24,14 +24,13 @@ from typing import Any
 
 import faust
 
-from pipeline.adapters.alert_runtime import AlertIntake, AlertRouterRuntime, InputRecord, Position
+from pipeline.adapters.alert_runtime import AlertIntake, AlertRouterRuntime, InputRecord
 from pipeline.adapters.alerting_files import load_alert_config, load_schedule
 from pipeline.adapters.kafka.alert_routing_topic import ensure_routing_topic
 from pipeline.adapters.observability import instrument_faust_app
 from pipeline.domain.alerting.store import AlertStateStore, InMemoryAlertState
-from pipeline.errors import RecordError
 from pipeline.settings import Settings
-from stream_apps.common import AppRuntime, build_runtime
+from stream_apps.common import AppRuntime, build_runtime, dead_letter_policy
 
 NAME = "alert-router"
 INTAKE_BATCH_MAX = 500
@@ -54,17 +53,11 @@ def build_router(settings: Settings, *, bootstrap: str | None = None,
                  store: AlertStateStore | None = None) -> tuple[AppRuntime, AlertRouterRuntime]:
     """The alert-router faust app and its routing runtime (tests and the benchmark read its counters)."""
     app_rt = build_runtime(NAME, settings, bootstrap=bootstrap)
-    app, producer, dead_letters = app_rt.app, app_rt.producer, app_rt.dead_letters
+    app, producer = app_rt.app, app_rt.producer
     routing = ensure_routing_topic(settings, app_rt.bootstrap)
     raw_topic = app.topic(settings.topic_alerts_raw, key_type=bytes, value_type=bytes)
     routing_topic = app.topic(routing, key_type=bytes, value_type=bytes)
-    instrument_faust_app(app, NAME, settings)
-
-    def dead_letter(pos: Position, value: bytes | None, key: Any, exc: RecordError, event: Any) -> None:
-        group = producer.group([event])
-        topic, partition, offset = pos
-        dead_letters.send(value, key, topic=topic, partition=partition, offset=offset, error=exc, group=group)
-        group.seal()
+    dead_letter = dead_letter_policy(app_rt, instrument_faust_app(app, NAME, settings))
 
     intake = AlertIntake(producer, routing, dead_letter)
     runtime = AlertRouterRuntime(

@@ -13,6 +13,7 @@ import contextlib
 import gc
 import logging
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -23,6 +24,9 @@ from pipeline.adapters.kafka.config import bootstrap_of
 from pipeline.adapters.kafka.dlq import DeadLetters
 from pipeline.adapters.kafka.faust_transport import App as FaustApp
 from pipeline.adapters.net import free_port
+from pipeline.adapters.observability import PipelineMetrics
+from pipeline.domain.windows import Position
+from pipeline.errors import RecordError
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -164,6 +168,24 @@ def build_runtime(name: str, settings: Settings, *, bootstrap: str | None = None
     app.on_before_shutdown.connect(cast(Any, flush_on_shutdown))
 
     return runtime
+
+
+DeadLetterPolicy = Callable[[Position, bytes | None, Any, RecordError, Any], None]
+
+
+def dead_letter_policy(app_rt: AppRuntime, metrics: PipelineMetrics) -> DeadLetterPolicy:
+    """Send a rejected record to the dead-letter topic, ack its event once that is delivered, count it."""
+
+    def dead_letter(pos: Position, value: bytes | None, key: Any, exc: RecordError, event: Any) -> None:
+        group = app_rt.producer.group([event])
+        topic, partition, offset = pos
+        app_rt.dead_letters.send(
+            value, key, topic=topic, partition=partition, offset=offset, error=exc, group=group
+        )
+        group.seal()
+        metrics.dlq_record(exc.reason)
+
+    return dead_letter
 
 
 def tune_gc() -> None:

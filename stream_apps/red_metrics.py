@@ -18,41 +18,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
 from typing import Any
 
 import faust
 from prometheus_client import Counter
 
-from pipeline.adapters.observability import PipelineMetrics, instrument_faust_app
+from pipeline.adapters.observability import instrument_faust_app
 from pipeline.adapters.red_runtime import RedRuntime
-from pipeline.domain.windows import Position
-from pipeline.errors import RecordError
 from pipeline.settings import Settings
-from stream_apps.common import AppRuntime, build_runtime
+from stream_apps.common import AppRuntime, build_runtime, dead_letter_policy
 
 NAME = "red-metrics"
 TICK_S = 1.0
 SHUTDOWN_FLUSH_S = 10.0
 log = logging.getLogger(__name__)
-
-
-DeadLetterPolicy = Callable[[Position, bytes | None, Any, RecordError, Any], None]
-
-
-def dead_letter_policy(app_rt: AppRuntime, metrics: PipelineMetrics) -> DeadLetterPolicy:
-    """Send a rejected record to the dead-letter topic, ack its event once that is delivered, count it."""
-
-    def dead_letter(pos: Position, value: bytes | None, key: Any, exc: RecordError, event: Any) -> None:
-        group = app_rt.producer.group([event])
-        topic, partition, offset = pos
-        app_rt.dead_letters.send(
-            value, key, topic=topic, partition=partition, offset=offset, error=exc, group=group
-        )
-        group.seal()
-        metrics.dlq_record(exc.reason)
-
-    return dead_letter
 
 
 def build_red_metrics(

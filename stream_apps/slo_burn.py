@@ -24,8 +24,7 @@ from pipeline.domain.slo.definitions import load_slos
 from pipeline.domain.slo.store import SloStore
 from pipeline.errors import ConfigError
 from pipeline.settings import Settings
-from stream_apps.common import AppRuntime, build_runtime
-from stream_apps.red_metrics import dead_letter_policy
+from stream_apps.common import AppRuntime, build_runtime, dead_letter_policy
 from stream_apps.span_ingest import content_type
 
 NAME = "slo-burn"

@@ -34,10 +34,9 @@ from pipeline.domain.assembly import AssemblyOptions
 from pipeline.domain.partitioning import partition_for_trace
 from pipeline.domain.propagation_rules import PropagationWatch
 from pipeline.domain.trace_index import TraceIndex
-from pipeline.domain.windows import Position, TraceWindows, WindowOptions
-from pipeline.errors import RecordError
+from pipeline.domain.windows import TraceWindows, WindowOptions
 from pipeline.settings import Settings
-from stream_apps.common import AppRuntime, build_runtime
+from stream_apps.common import AppRuntime, build_runtime, dead_letter_policy
 
 NAME = "trace-assembler"
 SHUTDOWN_FLUSH_S = 10.0
@@ -141,25 +140,18 @@ def build_assembler(
 ) -> tuple[AppRuntime, AssemblerRuntime]:
     """The trace-assembler faust app and its runtime (tests and the benchmark read its stats)."""
     app_rt = build_runtime(NAME, settings, bootstrap=bootstrap)
-    app, producer, dead_letters = app_rt.app, app_rt.producer, app_rt.dead_letters
+    app, producer = app_rt.app, app_rt.producer
     spans_topic = app.topic(settings.topic_spans_by_trace, key_type=bytes, value_type=bytes)
     links_topic = app.topic(settings.topic_links, key_type=bytes, value_type=bytes)
     input_topics = {settings.topic_spans_by_trace, settings.topic_links}
     metrics = instrument_faust_app(app, NAME, settings)
     partitions = settings.topic_partitions
 
-    def dead_letter(pos: Position, value: bytes | None, key: Any, exc: RecordError, event: Any) -> None:
-        group = producer.group([event])
-        topic, partition, offset = pos
-        dead_letters.send(value, key, topic=topic, partition=partition, offset=offset, error=exc, group=group)
-        group.seal()
-        metrics.dlq_record(exc.reason)
-
     runtime = AssemblerRuntime(
         windows=TraceWindows(WindowOptions.from_settings(settings)),
         producer=producer,
         ack=lambda event: event.ack(),
-        dead_letter=dead_letter,
+        dead_letter=dead_letter_policy(app_rt, metrics),
         partition_for=lambda trace_id: partition_for_trace(trace_id, partitions),
         topic_traces=settings.topic_traces,
         topic_links=settings.topic_links,
