@@ -92,14 +92,16 @@ def build_runtime_for(settings: Settings, *, bootstrap: str | None = None) -> tu
                     error=exc,
                     group=group,
                 )
+        n_bundles = 0
         for partition, bundles in bundles_by_partition(spans, partitions, bundle_max).items():
             for bundle in bundles:
                 producer.produce(
                     out_topic, encode_bundle(bundle), partition=partition, headers=bundle_headers, group=group
                 )
-                stats.bundles += 1
-                metrics.records_out.inc()
+            n_bundles += len(bundles)
         group.seal()
+        stats.bundles += n_bundles
+        metrics.records_out.inc(n_bundles)
         producer.poll()
         stats.records += len(events)
         stats.spans += len(spans)

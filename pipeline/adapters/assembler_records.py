@@ -8,10 +8,9 @@ from typing import Any
 import orjson
 
 from pipeline.domain.codec import span_from_dict
+from pipeline.domain.codec.checks import check_id
 from pipeline.domain.windows import IncomingLink, PriorTrace
-from pipeline.errors import DecodeError, ValidationError
-
-_HEX = frozenset("0123456789abcdef")
+from pipeline.errors import DecodeError
 
 
 def encode_record(record: dict[str, Any]) -> bytes:
@@ -55,14 +54,6 @@ def encode_links(entries: list[dict[str, Any]]) -> bytes:
     return orjson.dumps(entries)
 
 
-def _hex_id(obj: dict[str, Any], name: str, n: int, where: str) -> str:
-    value = obj.get(name)
-    if not isinstance(value, str) or len(value) != n or not set(value.lower()) <= _HEX:
-        field = f"{where}.{name}"
-        raise ValidationError(f"{field}: must be {n} hex characters, got {value!r}", field=field)
-    return value.lower()
-
-
 def parse_link_record(value: bytes | None) -> list[IncomingLink]:
     """Decode and validate one obspipe.links record: a JSON array of link entries, or one entry
     (the format of earlier versions). All or nothing: one bad entry rejects the record.
@@ -85,11 +76,12 @@ def parse_link_record(value: bytes | None) -> list[IncomingLink]:
 def _link(obj: Any, where: str) -> IncomingLink:
     if not isinstance(obj, dict):
         raise DecodeError(f"{where}: must be a JSON object, got {type(obj).__name__}")
+    get = obj.get
     return IncomingLink(
-        trace_id=_hex_id(obj, "trace_id", 32, where),
-        span_id=_hex_id(obj, "span_id", 16, where),
-        from_trace_id=_hex_id(obj, "from_trace_id", 32, where),
-        from_span_id=_hex_id(obj, "from_span_id", 16, where),
+        trace_id=check_id(get("trace_id"), 32, f"{where}.trace_id"),
+        span_id=check_id(get("span_id"), 16, f"{where}.span_id"),
+        from_trace_id=check_id(get("from_trace_id"), 32, f"{where}.from_trace_id"),
+        from_span_id=check_id(get("from_span_id"), 16, f"{where}.from_span_id"),
     )
 
 

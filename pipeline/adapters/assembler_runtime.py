@@ -95,7 +95,6 @@ class _Emitted:
     headers: list[tuple[str, bytes]] = field(default_factory=list)  # of the assembled records
     traces: list[tuple[Released, dict[str, Any], bytes]] = field(default_factory=list)
     links: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # target partition -> links
-    records: int = 0  # produced for these traces (assembled traces and links)
 
     def ack(self) -> None:
         self.runtime._delivered(self)
@@ -268,10 +267,9 @@ class AssemblerRuntime:
         # a faust event (~120 µs) on the consuming side.
         for partition, values in emitted.links.items():
             self.producer.produce(self.topic_links, encode_links(values), partition=partition, group=group)
-        emitted.records += len(emitted.links)
         group.seal()
         if self.metrics is not None:  # faust's sensor does not see this producer's records
-            self.metrics.records_out.inc(emitted.records)
+            self.metrics.records_out.inc(len(emitted.traces) + len(emitted.links))
 
     def _produce(
         self, rel: Released, extra: list[dict[str, str]] | None, emitted: _Emitted, group: Any
@@ -293,7 +291,6 @@ class AssemblerRuntime:
         for target, value in outgoing:
             emitted.links.setdefault(self.partition_for(target), []).append(value)
         emitted.traces.append((rel, record, encoded))
-        emitted.records += 1
         self.stats.links_out += len(outgoing)
 
     def _delivered(self, done: _Emitted) -> None:
