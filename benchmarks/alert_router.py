@@ -47,6 +47,7 @@ from pipeline.domain.alerting.stats import PagingStats  # noqa: E402
 from pipeline.settings import Settings, load_settings  # noqa: E402
 from pipeline.testing.bench import Elapsed, measured, process_cpu_s  # noqa: E402
 from pipeline.testing.workers import WorkerProcess  # noqa: E402
+from stream_apps.common import GC_THRESHOLDS  # noqa: E402
 
 NAMES = ("HighErrorRate", "APIHighLatency", "HighCPUUsage", "InstanceDown", "DiskWillFillIn4Hours",
          "SLOBurnRate", "BlackboxProbeFailed", "ContainerMemoryNearLimit")
@@ -117,7 +118,7 @@ def kafka_baseline(settings: Settings, topic: str, out_topic: str, total: int) -
     producer = Producer(producer_config(settings))
     seen_keys: set[tuple[str, str]] = set()
     seen = 0
-    with measured() as elapsed:
+    with measured(gc_thresholds=GC_THRESHOLDS) as elapsed:
         while seen < total:
             for msg in consumer.consume(num_messages=500, timeout=0.5):
                 if msg.error() is not None:

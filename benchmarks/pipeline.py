@@ -120,7 +120,7 @@ def main() -> int:
             )
             # The baseline again, after the pipeline: the machine's load drifts, the mean is fairer.
             plain_second = plain_loop(bootstrap, settings, plain_in, plain_out, total)
-            runs.append(Throughput((plain_first[0], plain_second[0]), worker_cpu, total / pipe_wall))
+            runs.append(Throughput(total, (plain_first[0], plain_second[0]), worker_cpu, total / pipe_wall))
             print(
                 f"  baseline {total / (plain_first[0] + plain_second[0]) * 2:,.0f}, "
                 f"pipeline {total / sum(worker_cpu):,.0f} spans per CPU-second",
@@ -137,7 +137,6 @@ def main() -> int:
             broker.stop()
     print_report(
         Figures(
-            total_spans=total,
             runs=runs,
             latency_rate=warm_rate / 2,
             latencies_ms=lat,

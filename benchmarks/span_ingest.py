@@ -36,6 +36,7 @@ from pipeline.settings import Settings, load_settings  # noqa: E402
 from pipeline.testing.bench import Elapsed, measured, process_cpu_s  # noqa: E402
 from pipeline.testing.otlp import otlp_request_bytes  # noqa: E402
 from pipeline.testing.workers import WorkerProcess  # noqa: E402
+from stream_apps.common import GC_THRESHOLDS  # noqa: E402
 
 PROTO_TYPE = "application/x-protobuf"
 PROTO: list[tuple[str, str | bytes | None]] = [("content-type", PROTO_TYPE.encode())]
@@ -80,7 +81,7 @@ def plain_loop(settings: Settings, topic_in: str, topic_out: str, total: int) ->
     consumer.assign([TopicPartition(topic_in, p, OFFSET_BEGINNING) for p in range(settings.topic_partitions)])
     producer = Producer(producer_config(settings))
     seen = 0
-    with measured() as elapsed:
+    with measured(gc_thresholds=GC_THRESHOLDS) as elapsed:
         while seen < total:
             messages = [m for m in consumer.consume(num_messages=256, timeout=0.5) if m.error() is None]
             spans = [s for m in messages for s in decode_spans(m.value() or b"", content_type=PROTO_TYPE)]

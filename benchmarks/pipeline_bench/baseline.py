@@ -11,7 +11,7 @@ from pipeline.domain.assembly import assemble_trace, group_by_trace
 from pipeline.domain.codec import decode_spans
 from pipeline.settings import Settings
 from pipeline.testing.bench import measured
-from stream_apps.common import tune_gc
+from stream_apps.common import GC_THRESHOLDS
 
 from .inputs import PROTO, reader
 
@@ -21,13 +21,12 @@ def plain_loop(
 ) -> tuple[float, float]:
     """consume -> decode -> group by trace -> assemble -> produce, one process; (cpu s, wall s).
 
-    GC is tuned as in the workers (`stream_apps.common.tune_gc`), so both sides run alike.
+    GC is tuned as in the workers (`stream_apps.common.GC_THRESHOLDS`), so both sides run alike.
     """
-    tune_gc()
     consumer = reader(bootstrap, settings, topic_in)
     producer = Producer(producer_config(settings, bootstrap))
     seen = 0
-    with measured() as elapsed:
+    with measured(gc_thresholds=GC_THRESHOLDS) as elapsed:
         while seen < total_spans:
             for msg in consumer.consume(num_messages=500, timeout=0.5):
                 if msg.error() is not None:

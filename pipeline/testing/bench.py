@@ -28,17 +28,26 @@ class Elapsed:
 
 
 @contextmanager
-def measured(*, freeze_gc: bool = True) -> Iterator[Elapsed]:
+def measured(
+    *, freeze_gc: bool = True, gc_thresholds: tuple[int, int, int] | None = None
+) -> Iterator[Elapsed]:
     """Measure this process's CPU and wall time over the block, with start-up objects frozen out
-    of the GC as the stream apps do after start (so the baseline gets the same GC treatment)."""
+    of the GC as the stream apps do after start (so the baseline gets the same GC treatment).
+
+    `gc_thresholds` (the workers' `stream_apps.common.GC_THRESHOLDS`) apply inside the block only.
+    """
     if freeze_gc:
         gc.collect()
         gc.freeze()
+    saved = gc.get_threshold()
+    if gc_thresholds is not None:
+        gc.set_threshold(*gc_thresholds)
     elapsed = Elapsed()
     cpu0, wall0 = time.process_time(), time.perf_counter()
     try:
         yield elapsed
     finally:
         elapsed.cpu_s, elapsed.wall_s = time.process_time() - cpu0, time.perf_counter() - wall0
+        gc.set_threshold(*saved)
         if freeze_gc:
             gc.unfreeze()
