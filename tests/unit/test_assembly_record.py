@@ -45,6 +45,13 @@ def test_self_time_with_one_child_and_with_a_child_outside() -> None:
     assert by_id(rec)[sid(1)]["self_time_ns"] == 100
 
 
+def test_a_child_ending_before_it_starts_covers_nothing() -> None:
+    """Spans built unchecked may end before they start: B[50,30] covers nothing of A[0,100], so
+    with C[60,80] A keeps 80 (the sweep must not count B's negative length)."""
+    rec = assemble_trace(TRACE, [span(1, None, 0, 100), span(2, 1, 50, 30), span(3, 1, 60, 80)])
+    assert by_id(rec)[sid(1)]["self_time_ns"] == 80
+
+
 def test_outgoing_links_are_resolved_when_the_target_is_in_the_trace() -> None:
     """A link to a span of this trace is resolved; one to another trace or a missing span is not."""
     other = "2" * 32

@@ -89,6 +89,8 @@ def walk_tree(work: WorkingTrace) -> WorkingTrace:
                     c_start, c_end = start[c], end[c]
                     if c_start < p_start or c_end > p_end:
                         fits = False
+                    elif c_end <= c_start:
+                        pass  # no duration (built unchecked): covers nothing, as in children_cover_ns
                     elif c_start > run_e:
                         union += run_e - run_s
                         run_s, run_e = c_start, c_end
