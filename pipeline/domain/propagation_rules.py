@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipeline.domain.assembly import AssemblyOptions, assemble_trace, group_by_trace
-from pipeline.domain.propagation_evidence import DESTINATION, Evidence, Filed, host_of, names
+from pipeline.domain.propagation_evidence import DESTINATION, Evidence, Filed, names
 from pipeline.domain.span import Span
 
 LOST_CONTEXT_SUSPECTED = "LOST_CONTEXT_SUSPECTED"
@@ -97,14 +97,14 @@ def _answered(spans: Sequence[Span]) -> set[tuple[str, str]]:
 
 
 def evidence_spans(spans: Sequence[Span]) -> list[Span]:
-    """The spans of complete traces that can explain another trace's root: unanswered CLIENT and
-    PRODUCER spans, and SERVER/CONSUMER spans with a known host."""
+    """The spans of complete traces that may explain another trace's root: unanswered CLIENT and
+    PRODUCER spans, and SERVER/CONSUMER spans (`Evidence.file` skips those without a host or a
+    name to be found by)."""
     answered = _answered(spans)
     return [
         s
         for s in spans
-        if (s.kind in _CALLER_KINDS and (s.trace_id, s.span_id) not in answered)
-        or (s.kind in _ENTRY_KINDS and host_of(s) is not None)
+        if s.kind in _ENTRY_KINDS or (s.kind in _CALLER_KINDS and (s.trace_id, s.span_id) not in answered)
     ]
 
 
@@ -296,36 +296,14 @@ class PropagationWatch:
         """Diagnostics by trace id for the traces in `spans` (complete traces, released together)."""
         recent, index = self._recent, self._index
         newest = self._newest_end
-        answered = _answered(spans)
-        request_keys = self.options.request_keys
-        # One pass files the evidence (evidence_spans(), with the host looked up once in file())
-        # and picks the few spans the rules then look at: parentless roots and request carriers.
-        roots: list[Span] = []
-        carriers = False
-        for s in spans:
-            if not s.parent_span_id and not s.links:
-                roots.append(s)
-            if not carriers:
-                attributes = s.attributes
-                for key in request_keys:
-                    if key in attributes:
-                        carriers = True
-                        break
-            kind = s.kind
-            if kind in _CALLER_KINDS:
-                if (s.trace_id, s.span_id) in answered:
-                    continue
-            elif kind not in _ENTRY_KINDS:
-                continue
+        for s in evidence_spans(spans):
             slots = index.file(s)
             if slots:
                 recent.append(Filed(s, slots))
                 if s.end_time_unix_nano > newest:  # noqa: PLR1730 - max() costs a call per span
                     newest = s.end_time_unix_nano
         self._newest_end = newest
-        findings = _lost_context(roots, index, self.options)
-        if carriers:
-            findings += find_context_leaks(spans, self.options)
+        findings = _lost_context(spans, index, self.options) + find_context_leaks(spans, self.options)
         self._prune()
         return diagnostics_by_trace(findings)
 
