@@ -10,7 +10,7 @@ from typing import Any
 
 import msgspec
 
-from pipeline.domain.span import HOST_KEYS, Span
+from pipeline.domain.span import Span, span_host
 
 CLIENT_TARGET_KEYS = ("peer.service", "server.address", "net.peer.name", "rpc.service")
 DESTINATION = "messaging.destination.name"
@@ -19,16 +19,6 @@ DESTINATION = "messaging.destination.name"
 def names(span: Span, keys: tuple[str, ...]) -> set[str]:
     """The non-empty values of `keys` among the span's attributes, as strings."""
     return {str(v) for k in keys if (v := span.attributes.get(k))}
-
-
-_HOST_1, _HOST_2, _HOST_3 = HOST_KEYS
-
-
-def host_of(span: Span) -> str | None:
-    """`Span.host`, unrolled: this runs for every released span of a streaming assembler."""
-    res = span.resource
-    value = res.get(_HOST_1) or res.get(_HOST_2) or res.get(_HOST_3)
-    return str(value) if value else None
 
 
 # Where one evidence span is filed: (index number in Evidence.indexes, key) per key. Numbers,
@@ -65,7 +55,7 @@ class Evidence:
         if kind == "PRODUCER":
             destination = s.attributes.get(DESTINATION)
             return ((_PRODUCERS, str(destination)),) if destination else ()
-        host = host_of(s)
+        host = span_host(s)
         return ((_ENTRIES, (s.service_name, host)),) if host is not None else ()
 
     def file(self, s: Span) -> Slots:

@@ -22,6 +22,7 @@ FLAG_SAMPLED = 0x01
 HOST_KEYS: tuple[str, ...] = ("host.name", "host.id", "service.instance.id")
 
 Attributes = dict[str, Any]
+_HOST_1, _HOST_2, _HOST_3 = HOST_KEYS
 
 
 class SpanLink(msgspec.Struct, gc=False):
@@ -63,13 +64,16 @@ class Span(msgspec.Struct, gc=False):
     @property
     def host(self) -> str | None:
         """The host whose clock timed this span; None when unknown (then it matches no other span)."""
-        res = self.resource
-        for key in HOST_KEYS:
-            value = res.get(key)
-            if value:
-                return str(value)
-        return None
+        return span_host(self)
 
     @property
     def sampled(self) -> bool:
         return bool(self.flags & FLAG_SAMPLED)
+
+
+def span_host(span: Span) -> str | None:
+    """`Span.host` as a function, the keys unrolled: clock skew and the propagation rules call it
+    for every span they look at (a loop over HOST_KEYS costs about three times more)."""
+    res = span.resource
+    host = res.get(_HOST_1) or res.get(_HOST_2) or res.get(_HOST_3) or None
+    return host if host is None or host.__class__ is str else str(host)

@@ -13,16 +13,7 @@ Raw times stay on the span; adjusted times go to `WorkingTrace.start/end`.
 from __future__ import annotations
 
 from pipeline.domain.assembly.model import CLOCK_SKEW_ADJUSTED, CLOCK_SKEW_EXCEEDED, WorkingTrace
-from pipeline.domain.span import HOST_KEYS, Span
-
-_K1, _K2, _K3 = HOST_KEYS
-
-
-def span_host(span: Span) -> str | None:
-    """`Span.host`, inline (the property's loop over the keys costs about three times more)."""
-    r = span.resource
-    host = r.get(_K1) or r.get(_K2) or r.get(_K3) or None
-    return host if host is None or host.__class__ is str else str(host)
+from pipeline.domain.span import span_host
 
 
 def skew_delta(child_start: int, child_end: int, parent_start: int, parent_end: int) -> int:

@@ -39,7 +39,7 @@ class Window:
         self.suspect = False
 
     def add_link(self, ref: LinkRef) -> bool:
-        key = (ref["trace_id"], ref["span_id"], ref["linked_span_id"])
+        key = link_key(ref)
         if key in self.link_keys:
             return False
         self.link_keys.add(key)

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from pipeline.domain.assembly import group_by_trace
 from pipeline.domain.span import SPAN_KINDS, STATUS_CODES, Span, SpanKind, SpanLink, StatusCode
 from pipeline.domain.windows.model import IncomingLink, Position, Reason, Released, diag, link_key
 from pipeline.domain.windows.partitions import PartitionBook
@@ -45,15 +46,8 @@ class TraceWindows(ReplayMerge, PartitionBook):
     # ---- input --------------------------------------------------------------------------
     def add_spans(self, position: Position, spans: Iterable[Span], now: float) -> None:
         """Add the spans of one input record (a bundle), all from `position`'s partition."""
-        by_trace: dict[str, list[Span]] = {}
-        for span in spans:
-            group = by_trace.get(span.trace_id)
-            if group is None:
-                by_trace[span.trace_id] = [span]
-            else:
-                group.append(span)
         holders = 0
-        for trace_id, group in by_trace.items():
+        for trace_id, group in group_by_trace(spans).items():
             window = self._open.get(trace_id)
             if window is None:
                 window = self._reopen_or_create(trace_id, position, group, now)
