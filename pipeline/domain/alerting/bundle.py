@@ -23,11 +23,6 @@ TimedAlert = tuple[float, Alert]
 BUNDLE_MAX_BYTES = 512 * 1024
 
 
-def encode_bundle(items: Sequence[TimedAlert]) -> bytes:
-    """One routing-topic record for these alerts."""
-    return orjson.dumps([[t, alert_to_compact(a)] for t, a in items])
-
-
 def encode_bundles(items: Sequence[TimedAlert], max_bytes: int = BUNDLE_MAX_BYTES) -> list[bytes]:
     """Routing-topic records for these alerts, each at most `max_bytes` (or one alert, if larger)."""
     out: list[bytes] = []

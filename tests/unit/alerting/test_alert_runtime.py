@@ -13,7 +13,7 @@ import pytest
 
 from pipeline.adapters.alert_runtime import LOAD_GRACE_S, AlertIntake, AlertRouterRuntime, decode_raw
 from pipeline.adapters.kafka.acking_producer import AckingProducer
-from pipeline.domain.alerting.bundle import decode_bundle, encode_bundle
+from pipeline.domain.alerting.bundle import decode_bundle, encode_bundles
 from pipeline.domain.alerting.config import build_alert_config
 from pipeline.domain.alerting.store import Changes, InMemoryAlertState, OutboxRecord, PartitionState
 from pipeline.errors import RecordError
@@ -23,7 +23,7 @@ from test_assembler_runtime import MemoryProducer
 
 ALERT = orjson.dumps({"labels": {"alertname": "HighErrorRate", "service": "api"},
                       "startsAt": "1970-01-01T00:00:00Z", "annotations": {"runbook_url": "r"}})
-BUNDLE = encode_bundle([(600.0, decode_raw(ALERT, 600.0)[0])])
+(BUNDLE,) = encode_bundles([(600.0, decode_raw(ALERT, 600.0)[0])])
 
 
 class Event:
