@@ -27,21 +27,18 @@ Findings are "suspected": evidence, not proof (a caller may target several insta
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from pipeline.domain.assembly import AssemblyOptions, assemble_trace, group_by_trace
-from pipeline.domain.propagation_evidence import DESTINATION, Evidence, Filed, names
+from pipeline.domain.propagation_evidence import DESTINATION, Evidence, names
 from pipeline.domain.span import Span
 
 LOST_CONTEXT_SUSPECTED = "LOST_CONTEXT_SUSPECTED"
 CONTEXT_LEAK_SUSPECTED = "CONTEXT_LEAK_SUSPECTED"
 
 _SERVER_NAME_KEYS = ("server.address", "rpc.service", "net.host.name")
-_CALLER_KINDS = frozenset(("CLIENT", "PRODUCER"))
-_ENTRY_KINDS = frozenset(("SERVER", "CONSUMER"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,29 +88,12 @@ def _server_names(span: Span) -> set[str]:
     return found
 
 
-def _answered(spans: Sequence[Span]) -> set[tuple[str, str]]:
-    """(trace_id, span_id) of every span that has a child in its own trace."""
-    return {(s.trace_id, s.parent_span_id) for s in spans if s.parent_span_id}
-
-
-def evidence_spans(spans: Sequence[Span]) -> list[Span]:
-    """The spans of complete traces that may explain another trace's root: unanswered CLIENT and
-    PRODUCER spans, and SERVER/CONSUMER spans (`Evidence.file` skips those without a host or a
-    name to be found by)."""
-    answered = _answered(spans)
-    return [
-        s
-        for s in spans
-        if s.kind in _ENTRY_KINDS or (s.kind in _CALLER_KINDS and (s.trace_id, s.span_id) not in answered)
-    ]
-
-
 def _remote_caller(root: Span, ev: Evidence, opts: RuleOptions) -> Span | None:
     tol = opts.tolerance_ns
     start = root.start_time_unix_nano
     if root.kind == "SERVER":
         for name in _server_names(root):
-            for c in ev.clients.get(name, ()):
+            for c in ev.callers(name):
                 if (
                     c.trace_id != root.trace_id
                     and c.start_time_unix_nano - tol <= start <= c.end_time_unix_nano + tol
@@ -121,17 +101,18 @@ def _remote_caller(root: Span, ev: Evidence, opts: RuleOptions) -> Span | None:
                     return c
         return None
     destination = root.attributes.get(DESTINATION)
-    for c in ev.producers.get(str(destination), ()) if destination else ():
+    for c in ev.producers_to(str(destination)) if destination else ():
         if c.trace_id != root.trace_id and -tol <= start - c.end_time_unix_nano <= opts.max_queue_delay_ns:
             return c
     return None
 
 
 def _local_entry(root: Span, ev: Evidence) -> Span | None:
-    if root.host is None:
+    host = root.host
+    if host is None:
         return None
     start = root.start_time_unix_nano
-    for entry in ev.entries.get((root.service_name, root.host), ()):
+    for entry in ev.entries_at(root.service_name, host):
         if (
             entry.trace_id != root.trace_id
             and entry.start_time_unix_nano <= start <= entry.end_time_unix_nano
@@ -179,7 +160,7 @@ def _lost_context(roots: Iterable[Span], ev: Evidence, options: RuleOptions) -> 
 def find_lost_context(spans: Sequence[Span], options: RuleOptions = DEFAULT_RULES) -> list[Finding]:
     """LOST_CONTEXT_SUSPECTED findings over the spans of many traces (see the module docstring)."""
     ev = Evidence()
-    ev.add(evidence_spans(spans))
+    ev.add(spans)
     return _lost_context(spans, ev, options)
 
 
@@ -266,12 +247,13 @@ class PropagationWatch:
     """The cross-trace rules over a stream of released traces, remembering recent evidence.
 
     A streaming assembler releases traces a few at a time; the caller of a lost-context root may
-    have been released a moment earlier. `check(spans)` judges the traces in `spans` against
-    their own evidence plus that of traces checked before (up to `horizon_ns` of span time back
-    and at most `max_evidence` spans, oldest dropped first), then remembers their evidence.
+    have been released a moment earlier. `check(spans)` files the evidence of the traces in
+    `spans` and judges them against it plus that of traces checked before: up to `horizon_ns` of
+    span time back and at most `max_evidence` spans, the oldest checks forgotten first (whole:
+    the newest check's evidence is kept even beyond the bound).
     A caller released *after* the root it explains is not seen: that root is not flagged.
-    Cost per check is linear in the spans checked: the oldest evidence leaves the index from the
-    front of its per-key queues, never by rebuilding it.
+    Cost per check is linear in the spans checked: evidence is filed and forgotten a release
+    at a time (`Evidence`), never rebuilt.
     """
 
     def __init__(
@@ -283,33 +265,18 @@ class PropagationWatch:
         self.options = options
         self.horizon_ns = horizon_ns
         self.max_evidence = max_evidence
-        self._recent: deque[Filed] = deque()
         self._index = Evidence()
         self._newest_end = 0
 
     @property
     def evidence(self) -> int:
         """Evidence spans remembered now."""
-        return len(self._recent)
+        return self._index.spans
 
     def check(self, spans: Sequence[Span]) -> dict[str, list[dict[str, str]]]:
         """Diagnostics by trace id for the traces in `spans` (complete traces, released together)."""
-        recent, index = self._recent, self._index
-        newest = self._newest_end
-        for s in evidence_spans(spans):
-            slots = index.file(s)
-            if slots:
-                recent.append(Filed(s, slots))
-                if s.end_time_unix_nano > newest:  # noqa: PLR1730 - max() costs a call per span
-                    newest = s.end_time_unix_nano
-        self._newest_end = newest
+        index = self._index
+        self._newest_end = max(self._newest_end, index.add(spans))
         findings = _lost_context(spans, index, self.options) + find_context_leaks(spans, self.options)
-        self._prune()
+        index.forget(self._newest_end - self.horizon_ns, self.max_evidence)
         return diagnostics_by_trace(findings)
-
-    def _prune(self) -> None:
-        recent, cutoff = self._recent, self._newest_end - self.horizon_ns
-        remove = self._index.remove_oldest
-        while recent and (len(recent) > self.max_evidence or recent[0].span.end_time_unix_nano < cutoff):
-            filed = recent.popleft()
-            remove(filed.span, filed.slots)
