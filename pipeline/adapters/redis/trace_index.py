@@ -2,8 +2,7 @@
 
 Key layout (prefix `P`, default "obspipe"):
 
-- `P:trace:{trace_id}`: hash {rev, json}: the highest revision's assembled record, as an LZ4
-  frame of its JSON (plain JSON, as earlier versions stored it, is read too); TTL.
+- `P:trace:{trace_id}`: hash {rev, json}: the highest revision's assembled record; TTL.
 - `P:recent:{service}`, `P:errors:{service}`: sorted sets trace_id -> start time (ms),
   trimmed to the newest `recent_max`.
 - `P:services`: sorted set service -> last time seen (ms).
@@ -25,7 +24,6 @@ from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
-import lz4.frame
 import msgspec
 import orjson
 import redis
@@ -75,12 +73,6 @@ class _Entry(msgspec.Struct, frozen=True, gc=False):
     has_errors: bool
     links: list[tuple[str, dict[str, str]]]
 
-
-# LZ4 frames, not the JSON itself: a record shrinks ~4x (8.7 KB -> 2.1 KB for 10 spans), and
-# compressing it (~8 µs, in C without the GIL) costs less of the writer thread's CPU than
-# sending the other 6.6 KB to Redis over TCP (measured here: 16 µs per 8.7 KB record sent,
-# 12 µs compressed and sent); Redis holds a quarter of the memory for the same TTL.
-_LZ4_MAGIC = b"\x04\x22\x4d\x18"
 
 _LINGER_S = 0.02
 _BACKOFF_MIN_S = 0.05
@@ -187,7 +179,6 @@ class RedisTraceIndex:
         the secondary indexes grouped per key (one ZADD per service, not per trace: the Python
         cost is per command)."""
         p = self.prefix
-        compress = lz4.frame.compress
         if self._sha is None:
             self._sha = str(self.client.script_load(_PUT_TRACES))
         pipe = self.client.pipeline(transaction=False)
@@ -199,7 +190,7 @@ class RedisTraceIndex:
         for e in batch:
             keys.append(f"{p}:trace:{e.trace_id}")
             args.append(e.revision)
-            args.append(compress(e.payload))
+            args.append(e.payload)
             for service in e.services:
                 services.add(service)
                 recent.setdefault(f"{p}:recent:{service}", {})[e.trace_id] = e.start_ms
@@ -254,8 +245,8 @@ class RedisTraceIndex:
 
     # ---- reads --------------------------------------------------------------------------
     def get(self, trace_id: str) -> dict[str, Any] | None:
-        raw: Any = self.client.hget(f"{self.prefix}:trace:{trace_id}", "json")
-        return None if raw is None else _record(raw)
+        raw = self.client.hget(f"{self.prefix}:trace:{trace_id}", "json")
+        return None if raw is None else dict(orjson.loads(raw))
 
     def get_many(self, trace_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
         ids = list(trace_ids)
@@ -264,7 +255,9 @@ class RedisTraceIndex:
         pipe = self.client.pipeline(transaction=False)
         for trace_id in ids:
             pipe.hget(f"{self.prefix}:trace:{trace_id}", "json")
-        return {t: _record(raw) for t, raw in zip(ids, pipe.execute(), strict=True) if raw is not None}
+        return {
+            t: dict(orjson.loads(raw)) for t, raw in zip(ids, pipe.execute(), strict=True) if raw is not None
+        }
 
     def recent(self, service: str, limit: int = 20, *, errors_only: bool = False) -> list[TraceSummary]:
         key = f"{self.prefix}:{'errors' if errors_only else 'recent'}:{service}"
@@ -278,11 +271,6 @@ class RedisTraceIndex:
     def links_to(self, trace_id: str) -> list[dict[str, str]]:
         entries = [orjson.loads(raw) for raw in self.client.smembers(f"{self.prefix}:links-in:{trace_id}")]
         return sorted(entries, key=lambda e: (e["trace_id"], e["span_id"], e["linked_span_id"]))
-
-
-def _record(raw: bytes) -> dict[str, Any]:
-    """A stored record: an LZ4 frame of JSON, or JSON as earlier versions wrote it."""
-    return dict(orjson.loads(lz4.frame.decompress(raw) if raw[:4] == _LZ4_MAGIC else raw))
 
 
 def _text(value: bytes | str) -> str:
