@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from pipeline.adapters.kafka.acking_producer import AckGroup, DeliveryStats
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from pipeline.adapters.kafka.acking_producer import (
+    IDLE_POLL_INTERVAL_S,
+    POLL_INTERVAL_S,
+    AckGroup,
+    AckingProducer,
+    DeliveryStats,
+)
 
 
 class FakeEvent:
@@ -49,3 +59,60 @@ def test_failed_delivery_keeps_inputs_unacked() -> None:
     group.delivered(False)
     group.delivered(True)
     assert events[0].acks == 0 and stats.acked_inputs == 0
+
+
+class _QueuedKafka:
+    """A confluent-kafka Producer stand-in: records wait in a queue until `poll` delivers them."""
+
+    def __init__(self) -> None:
+        self.callbacks: list[Callable[[None, None], None]] = []
+        self.polls = 0
+
+    def produce(self, topic: str, value: bytes, key: bytes | None = None, **kw: Any) -> None:
+        self.callbacks.append(kw["on_delivery"])
+
+    def poll(self, timeout: float = 0) -> int:
+        self.polls += 1
+        callbacks, self.callbacks = self.callbacks, []
+        for callback in callbacks:
+            callback(None, None)
+        return len(callbacks)
+
+    def flush(self, timeout: float = 0) -> int:
+        self.poll()
+        return 0
+
+    def __len__(self) -> int:
+        return len(self.callbacks)
+
+
+def test_polling_slows_down_when_idle_and_a_produce_brings_the_fast_interval_back() -> None:
+    """With nothing in flight the producer polls at the idle interval; the next produce() makes the
+    next poll due within POLL_INTERVAL_S again, and that poll acks the group."""
+    kafka = _QueuedKafka()
+    producer = AckingProducer(kafka)  # type: ignore[arg-type]
+    event = FakeEvent()
+    seen: dict[str, float] = {}
+
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+        await producer.start()
+        while kafka.polls < 2:  # the first poll finds nothing in flight
+            await asyncio.sleep(POLL_INTERVAL_S)
+        timer = producer._timer
+        assert timer is not None
+        seen["idle_due_in"] = timer.when() - loop.time()
+        group = producer.group([event])
+        producer.produce("out", b"x", group=group)
+        group.seal()
+        timer = producer._timer
+        assert timer is not None
+        seen["busy_due_in"] = timer.when() - loop.time()
+        while not event.acks:
+            await asyncio.sleep(POLL_INTERVAL_S)
+        await producer.stop()
+
+    asyncio.run(scenario())
+    assert POLL_INTERVAL_S < seen["idle_due_in"] <= IDLE_POLL_INTERVAL_S
+    assert seen["busy_due_in"] <= POLL_INTERVAL_S
+    assert event.acks == 1 and producer.stats.delivered == 1
