@@ -23,9 +23,9 @@ from typing import Any, Literal
 import msgspec
 import orjson
 
-from pipeline.domain.codec.checks import KINDS, json_type
+from pipeline.domain.codec.checks import KINDS, STATUSES, json_type
 from pipeline.domain.codec.obspipe_json import span_to_dict
-from pipeline.domain.span import STATUS_CODES, Span, SpanLink
+from pipeline.domain.span import NO_LINKS, Span, SpanLink
 from pipeline.errors import DecodeError
 
 BUNDLE_VERSION = 2
@@ -133,7 +133,7 @@ def decode_bundle(data: bytes) -> list[Span]:
                 w.status_message,
                 resources[w.resource],
                 w.attributes,
-                [SpanLink(*ln) for ln in w.links] if w.links else [],
+                [SpanLink(*ln) for ln in w.links] if w.links else NO_LINKS,
                 w.trace_state,
                 w.flags,
             )
@@ -146,9 +146,6 @@ def decode_bundle(data: bytes) -> list[Span]:
 def encode_spans(spans: Iterable[Span]) -> bytes:
     """A JSON array of obspipe span objects (DESIGN.md §3), the format producers send."""
     return orjson.dumps([span_to_dict(span) for span in spans])
-
-
-_STATUS_SET = frozenset(STATUS_CODES)
 
 
 def _decode_json_bundle(data: bytes) -> list[Span]:
@@ -177,10 +174,11 @@ def _json_span(obj: Any) -> Span:
     resource = obj["resource"]
     span = Span(
         obj["trace_id"], obj["span_id"], obj["name"], obj["start_time_unix_nano"], obj["end_time_unix_nano"],
-        resource["service.name"], obj["parent_span_id"], obj["kind"], status["code"], status["message"],
-        resource, obj["attributes"], [SpanLink(**link) for link in obj["links"]] if obj["links"] else [],
+        resource["service.name"], obj["parent_span_id"], KINDS[obj["kind"]], STATUSES[status["code"]],
+        status["message"], resource, obj["attributes"],
+        [SpanLink(**link) for link in obj["links"]] if obj["links"] else NO_LINKS,
         obj["trace_state"], obj["flags"],
-    )  # fmt: skip
+    )  # fmt: skip  (KINDS/STATUSES: the shared constants, as msgspec gives v2's)
     if not (
         span.trace_id.__class__ is str
         and span.span_id.__class__ is str
@@ -189,8 +187,6 @@ def _json_span(obj: Any) -> Span:
         and span.end_time_unix_nano.__class__ is int
         and span.service_name.__class__ is str
         and (span.parent_span_id is None or span.parent_span_id.__class__ is str)
-        and span.kind in KINDS
-        and span.status_code in _STATUS_SET
         and resource.__class__ is dict
         and span.attributes.__class__ is dict
         and span.flags.__class__ is int

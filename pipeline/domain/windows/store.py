@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from pipeline.domain.assembly import group_by_trace
-from pipeline.domain.span import SPAN_KINDS, STATUS_CODES, Span, SpanKind, SpanLink, StatusCode
+from pipeline.domain.span import NO_LINKS, Span
 from pipeline.domain.windows.model import IncomingLink, Position, Reason, Released, diag, link_key
 from pipeline.domain.windows.partitions import PartitionBook
 from pipeline.domain.windows.replay import ReplayMerge
@@ -25,11 +25,6 @@ from pipeline.domain.windows.state import Window
 # Distinct (service, host) resources shared by open spans; past this the table starts over
 # (sharing is an optimisation: a cleared table only costs memory until it refills).
 _MAX_SHARED_RESOURCES = 4_096
-_KINDS: dict[str, SpanKind] = {k: k for k in SPAN_KINDS}
-_STATUSES: dict[str, StatusCode] = {c: c for c in STATUS_CODES}
-# One empty links list shared by every held span without links (nothing mutates a held span's
-# links): a list per span was ~45 % of the objects the garbage collector had to traverse.
-_NO_LINKS: list[SpanLink] = []
 
 
 class TraceWindows(ReplayMerge, PartitionBook):
@@ -69,11 +64,11 @@ class TraceWindows(ReplayMerge, PartitionBook):
     def _compact(self, trace_id: str, group: list[Span]) -> None:
         """Share what spans of one process have in common, for memory (DESIGN.md §4 bounds RSS).
 
-        Decoded spans each carry their own copy of the resource dict, trace id and kind/status
-        strings (~500 of the ~1,700 bytes a span costs). Equal resources of the same service and
-        host become one shared dict (spans never mutate their resource), the trace id one
-        string per trace, kind/status the module's constants, and an empty links list one
-        shared list (fewer objects for the garbage collector to traverse).
+        Decoded spans each carry their own copy of the resource dict and trace id (~500 of the
+        ~1,700 bytes a span costs before this). Equal resources of the same service and host
+        become one shared dict (spans never mutate their resource), the trace id one string per
+        trace, and an empty links list the shared `NO_LINKS` (fewer objects for the garbage
+        collector to traverse). Kind and status need nothing: the decoders give the constants.
         """
         shared_resources = self._resources
         last: dict[str, Any] | None = None  # the previous span's decoded resource ...
@@ -92,10 +87,8 @@ class TraceWindows(ReplayMerge, PartitionBook):
                 else:
                     kept = shared
             span.resource = kept
-            span.kind = _KINDS.get(span.kind, span.kind)
-            span.status_code = _STATUSES.get(span.status_code, span.status_code)
-            if not span.links:
-                span.links = _NO_LINKS
+            if not span.links:  # (decode_bundle gives NO_LINKS already; other callers may not)
+                span.links = NO_LINKS
 
     def add_links(self, position: Position, links: Sequence[IncomingLink], now: float) -> None:
         """Add incoming links (records of obspipe.links) for traces of `position`'s partition."""
