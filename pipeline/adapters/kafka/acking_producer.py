@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from pipeline.adapters.kafka.config import producer_config
 from pipeline.errors import InfrastructureError
@@ -32,6 +32,13 @@ IDLE_POLL_INTERVAL_S = 0.1
 QUEUE_FULL_WAIT_S = 0.05
 
 ProduceHeaders = list[tuple[str, str | bytes | None]]
+
+
+def too_large(exc: KafkaException) -> bool:
+    """Whether `produce` refused a record for its size (over the producer's `message.max.bytes`):
+    librdkafka says so at once, so the caller can split the record or send less."""
+    error = exc.args[0] if exc.args else None
+    return isinstance(error, KafkaError) and error.code() == KafkaError.MSG_SIZE_TOO_LARGE
 
 
 class Ackable(Protocol):
@@ -153,11 +160,14 @@ class AckingProducer:
         """Queue one record; its delivery (or failure) is reported to `group`.
 
         Blocks the loop for up to 50 ms at a time while librdkafka's queue is full.
+
+        Raises:
+            KafkaException: librdkafka refused the record (e.g. `too_large`); nothing is
+                attached to `group` then.
         """
         if group is None:
             callback = self._callback(None)
         else:
-            group.attach()
             if group.on_delivery is None:
                 group.on_delivery = self._callback(group)
             callback = group.on_delivery
@@ -168,6 +178,8 @@ class AckingProducer:
                 break
             except BufferError:
                 self._producer.poll(QUEUE_FULL_WAIT_S)
+        if group is not None:  # (its callback runs from a later poll on this thread)
+            group.attach()
         self.stats.produced += 1
         if self._idle:
             self._schedule_poll(POLL_INTERVAL_S)

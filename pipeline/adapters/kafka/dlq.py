@@ -8,8 +8,9 @@ from collections import Counter
 from collections.abc import Callable
 
 import orjson
+from confluent_kafka import KafkaException
 
-from pipeline.adapters.kafka.acking_producer import AckGroup, AckingProducer
+from pipeline.adapters.kafka.acking_producer import AckGroup, AckingProducer, too_large
 from pipeline.domain.dead_letter import dead_letter, origin
 from pipeline.errors import RecordError
 
@@ -61,6 +62,18 @@ class DeadLetters:
             reason=reason,
             received_at_ns=self._clock_ns(),
         )
-        self._producer.produce(self.topic, orjson.dumps(record), key=key, group=group)
+        try:
+            self._producer.produce(self.topic, orjson.dumps(record), key=key, group=group)
+        except KafkaException as exc:
+            if value is None or not too_large(exc):
+                raise
+            # In base64 the value is a third larger: a record near the size limit cannot travel
+            # in its dead letter. Send the rest; the origin says where its bytes are.
+            record["value_b64"] = None
+            record["error"] = message = (
+                f"{message} (the {len(value)}-byte value is left out: its dead letter would exceed"
+                " message.max.bytes; read it at the origin)"
+            )
+            self._producer.produce(self.topic, orjson.dumps(record), key=key, group=group)
         self.counts[reason] += 1
         log.warning("dead letter %s: %s (%s)", origin(topic, partition, offset), message, reason)

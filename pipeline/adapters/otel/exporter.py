@@ -21,10 +21,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from confluent_kafka import KafkaError, KafkaException, Producer
+from confluent_kafka import KafkaException, Producer
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
+from pipeline.adapters.kafka.acking_producer import too_large
 from pipeline.adapters.otel.otlp import CONTENT_TYPES, Encoding, encode
 from pipeline.settings import Settings
 
@@ -106,7 +107,7 @@ class KafkaSpanExporter(SpanExporter):
             self._dropped(count)
             return SpanExportResult.FAILURE
         except KafkaException as exc:
-            if exc.args[0].code() != KafkaError.MSG_SIZE_TOO_LARGE:
+            if not too_large(exc):
                 raise
             return self._export_halves(spans)
         with self._lock:
