@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from typing import Any
 
 from pipeline.adapters.kafka.acking_producer import (
     IDLE_POLL_INTERVAL_S,
@@ -13,6 +11,7 @@ from pipeline.adapters.kafka.acking_producer import (
     AckingProducer,
     DeliveryStats,
 )
+from pipeline.testing.queued_producer import QueuedProducer
 
 
 class FakeEvent:
@@ -61,35 +60,10 @@ def test_failed_delivery_keeps_inputs_unacked() -> None:
     assert events[0].acks == 0 and stats.acked_inputs == 0
 
 
-class _QueuedKafka:
-    """A confluent-kafka Producer stand-in: records wait in a queue until `poll` delivers them."""
-
-    def __init__(self) -> None:
-        self.callbacks: list[Callable[[None, None], None]] = []
-        self.polls = 0
-
-    def produce(self, topic: str, value: bytes, key: bytes | None = None, **kw: Any) -> None:
-        self.callbacks.append(kw["on_delivery"])
-
-    def poll(self, timeout: float = 0) -> int:
-        self.polls += 1
-        callbacks, self.callbacks = self.callbacks, []
-        for callback in callbacks:
-            callback(None, None)
-        return len(callbacks)
-
-    def flush(self, timeout: float = 0) -> int:
-        self.poll()
-        return 0
-
-    def __len__(self) -> int:
-        return len(self.callbacks)
-
-
 def test_polling_slows_down_when_idle_and_a_produce_brings_the_fast_interval_back() -> None:
     """With nothing in flight the producer polls at the idle interval; the next produce() makes the
     next poll due within POLL_INTERVAL_S again, and that poll acks the group."""
-    kafka = _QueuedKafka()
+    kafka = QueuedProducer()
     producer = AckingProducer(kafka)  # type: ignore[arg-type]
     event = FakeEvent()
     seen: dict[str, float] = {}

@@ -3,41 +3,14 @@ dead letter too large to carry its value goes out without it instead of crashing
 
 from __future__ import annotations
 
-from typing import Any
-
 import orjson
 import pytest
-from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka import KafkaException
 
 from pipeline.adapters.kafka.acking_producer import AckingProducer
 from pipeline.adapters.kafka.dlq import DeadLetters
 from pipeline.errors import DecodeError
-
-
-class _LimitedKafka:
-    """Refuses values over `max_bytes` as librdkafka does (at once, MSG_SIZE_TOO_LARGE); delivers
-    the rest on poll."""
-
-    def __init__(self, max_bytes: int) -> None:
-        self.max_bytes = max_bytes
-        self.sent: list[bytes] = []
-        self._callbacks: list[Any] = []
-
-    def produce(self, topic: str, value: bytes, key: bytes | None = None, **kw: Any) -> None:
-        if len(value) > self.max_bytes:
-            raise KafkaException(KafkaError(KafkaError.MSG_SIZE_TOO_LARGE))
-        self.sent.append(value)
-        self._callbacks.append(kw["on_delivery"])
-
-    def poll(self, timeout: float = 0) -> int:
-        callbacks, self._callbacks = self._callbacks, []
-        for callback in callbacks:
-            callback(None, None)
-        return len(callbacks)
-
-    def flush(self, timeout: float = 0) -> int:
-        self.poll()
-        return 0
+from pipeline.testing.queued_producer import QueuedProducer
 
 
 class _Event:
@@ -50,7 +23,7 @@ class _Event:
 
 def test_a_refused_record_is_not_attached_to_the_group() -> None:
     """The group of a batch whose only output was refused still acks once sealed (nothing pending)."""
-    producer = AckingProducer(_LimitedKafka(max_bytes=10))  # type: ignore[arg-type]
+    producer = AckingProducer(QueuedProducer(max_bytes=10))  # type: ignore[arg-type]
     event = _Event()
     group = producer.group([event])
     with pytest.raises(KafkaException):
@@ -62,7 +35,7 @@ def test_a_refused_record_is_not_attached_to_the_group() -> None:
 def test_dead_letter_of_a_large_record_goes_out_without_its_value() -> None:
     """A value whose base64 would not fit: the dead letter keeps reason, origin and error, says
     the value was left out, and its delivery acks the input."""
-    kafka = _LimitedKafka(max_bytes=1_200)
+    kafka = QueuedProducer(max_bytes=1_200)
     producer = AckingProducer(kafka)  # type: ignore[arg-type]
     letters = DeadLetters(producer, "dlq", clock_ns=lambda: 0)
     event = _Event()
