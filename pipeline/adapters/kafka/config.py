@@ -69,6 +69,7 @@ def producer_config(settings: Settings, bootstrap: str | None = None, **override
         "enable.idempotence": True,
         "acks": "all",
         "linger.ms": LINGER_MS,
+        "message.max.bytes": settings.kafka_message_max_bytes,
     }
     conf.update(_dotted(overrides))
     return conf
