@@ -158,6 +158,7 @@ def build_assembler(
         assembly=AssemblyOptions(max_clock_skew_adjustment_ns=settings.max_clock_skew_adjustment_us * 1_000),
         index=index if index is not None else build_trace_index(settings),
         propagation=build_propagation_watch(settings),
+        max_record_bytes=settings.kafka_message_max_bytes,
         metrics=metrics,
         release_latency=Histogram(
             "obspipe_trace_release_to_delivery_seconds",

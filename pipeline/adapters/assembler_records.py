@@ -23,6 +23,46 @@ def encode_record(record: dict[str, Any]) -> bytes:
         return orjson.dumps(record, default=repr, option=orjson.OPT_NON_STR_KEYS)
 
 
+# Room left in a truncated record for its key, headers, the diagnostic and Kafka's framing.
+_TRUNCATION_SLACK = 4_096
+
+
+def truncate_record(record: dict[str, Any], size: int, max_bytes: int) -> bytes:
+    """A record of `size` encoded bytes cut to fit `max_bytes` (the producer's message.max.bytes),
+    encoded: its spans kept in tree order while they fit, `complete` false, and a TRACE_TRUNCATED
+    diagnostic saying how many were left out. The summary still describes the whole trace.
+    Modifies `record`.
+
+    If the rest of the record alone is too large, the lists that grow with the trace (critical
+    path, links, incoming links, diagnostics) are emptied too, and the diagnostic says so.
+    """
+    spans = record["spans"]
+    budget = max_bytes - _TRUNCATION_SLACK
+    sizes = [len(orjson.dumps(entry, default=repr)) + 1 for entry in spans]
+    rest = size - sum(sizes)
+    dropped_lists = rest > budget // 2
+    if dropped_lists:
+        for name in ("critical_path", "links", "linked_from", "diagnostics"):
+            record[name] = []
+        rest = len(orjson.dumps({**record, "spans": []}, default=repr))
+    kept = used = 0
+    for n in sizes:
+        if rest + used + n > budget:
+            break
+        used += n
+        kept += 1
+    record["spans"] = spans[:kept]
+    record["complete"] = False
+    message = (
+        f"the record was {size} bytes, over message.max.bytes ({max_bytes}): the first {kept} of "
+        f"{len(spans)} spans in tree order are kept"
+    )
+    if dropped_lists:
+        message += "; critical path, links and other diagnostics left out"
+    record["diagnostics"].append({"code": "TRACE_TRUNCATED", "span_id": None, "message": message})
+    return encode_record(record)
+
+
 def outgoing_links(record: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     """The obspipe.links entries of an assembled trace: (target trace id, entry) per link to another trace."""
     own = record["trace_id"]

@@ -26,13 +26,17 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from confluent_kafka import KafkaException
+
 from pipeline.adapters.assembler_records import (
     encode_links,
     encode_record,
     outgoing_links,
     parse_link_record,
     prior_from_record,
+    truncate_record,
 )
+from pipeline.adapters.kafka.acking_producer import too_large
 from pipeline.domain.assembly import AssemblyOptions, assemble_trace
 from pipeline.domain.codec import decode_bundle
 from pipeline.domain.propagation_rules import PropagationWatch
@@ -81,6 +85,7 @@ class RuntimeStats:
     bad_records: dict[str, int] = field(default_factory=dict)
     replay_lookups: int = 0
     replay_lookup_failures: int = 0
+    truncated: int = 0  # traces whose record was cut to fit message.max.bytes
 
 
 @dataclass(slots=True)
@@ -120,6 +125,7 @@ class AssemblerRuntime:
     metrics: Any = None  # pipeline.adapters.observability.PipelineMetrics, optional
     release_latency: Any = None  # a prometheus Histogram (child): release -> delivery, seconds
     lookup_timeout_s: float = 2.0
+    max_record_bytes: int = 1_000_000  # the producer's message.max.bytes: larger traces are truncated
     wall_ns: Callable[[], int] = time.time_ns
     stats: RuntimeStats = field(default_factory=RuntimeStats)
     _handles: dict[Position, Any] = field(default_factory=dict)
@@ -287,7 +293,17 @@ class AssemblerRuntime:
         outgoing = outgoing_links(record)
         encoded = encode_record(record)
         key = rel.trace_id.encode()
-        self.producer.produce(self.topic_traces, encoded, key=key, headers=emitted.headers, group=group)
+        try:
+            self.producer.produce(self.topic_traces, encoded, key=key, headers=emitted.headers, group=group)
+        except KafkaException as exc:
+            if not too_large(exc):
+                raise
+            # Too large for one record (thousands of spans): send what fits, flagged, rather
+            # than crash on it at every replay. Its inputs are acked with it.
+            log.warning("trace %s: %d-byte record truncated (message.max.bytes)", rel.trace_id, len(encoded))
+            self.stats.truncated += 1
+            encoded = truncate_record(record, len(encoded), self.max_record_bytes)
+            self.producer.produce(self.topic_traces, encoded, key=key, headers=emitted.headers, group=group)
         for target, value in outgoing:
             emitted.links.setdefault(self.partition_for(target), []).append(value)
         emitted.traces.append((rel, record, encoded))

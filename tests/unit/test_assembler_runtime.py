@@ -6,7 +6,9 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
+import msgspec
 import orjson
+from confluent_kafka import KafkaError, KafkaException
 
 from pipeline.adapters.assembler_records import parse_link_record
 from pipeline.adapters.assembler_runtime import AssemblerRuntime
@@ -18,6 +20,7 @@ from pipeline.domain.span import Span, SpanKind, SpanLink
 from pipeline.domain.trace_index import InMemoryTraceIndex
 from pipeline.domain.windows import TraceWindows, WindowOptions
 from pipeline.errors import RecordError
+from pipeline.testing.schemas import validator
 
 T1 = "1" * 32
 T2 = "2" * 32
@@ -35,12 +38,15 @@ class _Msg:
 class MemoryProducer:
     """confluent-kafka's Producer surface in memory: records wait until poll() 'delivers' them."""
 
-    def __init__(self, fail_first: int = 0) -> None:
+    def __init__(self, fail_first: int = 0, max_bytes: int | None = None) -> None:
         self.pending: list[tuple[str, bytes, bytes, dict[str, Any], Callable[..., None]]] = []
         self.delivered: list[tuple[str, bytes, bytes, dict[str, Any]]] = []
         self.fail_first = fail_first
+        self.max_bytes = max_bytes  # larger values are refused at once, as librdkafka does
 
     def produce(self, topic: str, value: bytes, key: bytes, **kw: Any) -> None:
+        if self.max_bytes is not None and len(value) > self.max_bytes:
+            raise KafkaException(KafkaError(KafkaError.MSG_SIZE_TOO_LARGE))
         cb = kw.pop("on_delivery")
         self.pending.append((topic, value, key, kw, cb))
 
@@ -304,3 +310,32 @@ def test_without_propagation_watch_no_cross_trace_diagnostic() -> None:
     codes = _diagnostic_codes(producer)
     assert set(codes) == {T1, T2}
     assert all(code != LOST_CONTEXT_SUSPECTED for diags in codes.values() for code, _ in diags)
+
+
+def test_a_trace_too_large_for_one_record_is_truncated_in_tree_order_and_acked() -> None:
+    """A 300-span trace of ~270 kB against a 60 kB message.max.bytes: the record that goes out
+    fits, keeps a prefix of the spans in tree order, says complete=false and TRACE_TRUNCATED
+    with the counts, and its input is acked (no crash, no replay loop)."""
+    producer = MemoryProducer(max_bytes=60_000)
+    rt, acked, _ = runtime(producer)
+    rt.max_record_bytes = 60_000
+    root = span(T1, 1)
+    fat = {"db.statement": "x" * 800}
+    replace = msgspec.structs.replace
+    spans = [root, *(
+        replace(span(T1, n), parent_span_id=root.span_id, attributes=fat) for n in range(2, 301)
+    )]
+    rt.add_bundle(("spans", 0, 1), encode_bundle(spans), None, "event-1", now=0.0)
+    assert tick(rt, 1.0) == 1
+    producer.flush()
+    ((_, value, _, _),) = [d for d in producer.delivered if d[0] == "traces"]
+    record = orjson.loads(value)
+    assert len(value) <= 60_000 and record["complete"] is False
+    validator("assembled_trace.v1").validate(record)
+    full = assemble_trace(T1, spans)
+    kept = [s["span_id"] for s in record["spans"]]
+    assert 10 < len(kept) < 300 and kept == [s["span_id"] for s in full["spans"]][: len(kept)]
+    (diagnostic,) = [d for d in record["diagnostics"] if d["code"] == "TRACE_TRUNCATED"]
+    assert f"first {len(kept)} of 300 spans" in diagnostic["message"]
+    assert record["summary"]["span_count"] == 300
+    assert acked == ["event-1"] and rt.stats.truncated == 1
