@@ -272,10 +272,29 @@ class AssemblerRuntime:
         # One links record per target partition per release, not one per link: each record is
         # a faust event (~120 µs) on the consuming side.
         for partition, values in emitted.links.items():
-            self.producer.produce(self.topic_links, encode_links(values), partition=partition, group=group)
+            self._produce_links(values, partition, group)
         group.seal()
         if self.metrics is not None:  # faust's sensor does not see this producer's records
             self.metrics.records_out.inc(len(emitted.traces) + len(emitted.links))
+
+    def _produce_links(self, values: list[dict[str, Any]], partition: int, group: Any) -> None:
+        """One links record, or halves of it while librdkafka finds it too large (a release
+        with thousands of links to one partition); one entry too large alone goes without its
+        attributes."""
+        try:
+            self.producer.produce(self.topic_links, encode_links(values), partition=partition, group=group)
+            return
+        except KafkaException as exc:
+            if not too_large(exc):
+                raise
+        if len(values) > 1:
+            half = len(values) // 2
+            self._produce_links(values[:half], partition, group)
+            self._produce_links(values[half:], partition, group)
+            return
+        bare = {**values[0], "attributes": {}}
+        log.warning("link from trace %s: attributes left out (message.max.bytes)", bare["from_trace_id"])
+        self.producer.produce(self.topic_links, encode_links([bare]), partition=partition, group=group)
 
     def _produce(
         self, rel: Released, extra: list[dict[str, str]] | None, emitted: _Emitted, group: Any

@@ -339,3 +339,22 @@ def test_a_trace_too_large_for_one_record_is_truncated_in_tree_order_and_acked()
     assert f"first {len(kept)} of 300 spans" in diagnostic["message"]
     assert record["summary"]["span_count"] == 300
     assert acked == ["event-1"] and rt.stats.truncated == 1
+
+
+def test_links_records_over_message_max_bytes_are_split() -> None:
+    """A batch consumer span linking to 100 traces of one partition, with 500-byte link attributes:
+    the links go out in several records under the limit, each link exactly once."""
+    producer = MemoryProducer(max_bytes=20_000)
+    rt, acked, _ = runtime(producer)
+    rt.max_record_bytes = 20_000
+    targets = [f"{4 * k + 1:032x}"[-32:] for k in range(100)]  # all on one partition of 4
+    assert len({rt.partition_for(t) for t in targets}) == 1
+    batch = span(T1, 1, links=[SpanLink(t, "a" * 16, {"msg": "m" * 500}) for t in targets])
+    rt.add_bundle(("spans", 1, 0), encode_bundle([batch]), None, "ev", now=0.0)
+    tick(rt, 1.0)
+    producer.flush()
+    values = [v for t, v, _, _ in producer.delivered if t == "links"]
+    assert len(values) > 1 and all(len(v) <= 20_000 for v in values)
+    entries = [entry for v in values for entry in orjson.loads(v)]
+    assert sorted(e["trace_id"] for e in entries) == sorted(targets)
+    assert acked == ["ev"]
