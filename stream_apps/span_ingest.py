@@ -18,6 +18,7 @@ the spans inside travel in bundles):
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from bisect import bisect_right
 from collections.abc import Sequence
@@ -150,7 +151,8 @@ def build_runtime_for(settings: Settings, *, bootstrap: str | None = None) -> tu
     async def check_output_topic() -> None:
         # Spans are sent to explicit partitions: the topic must have exactly that many.
         try:
-            require_partitions(settings, out_topic, runtime.bootstrap)
+            # (a blocking admin call of up to 30 s: off the event loop, which runs the consumer)
+            await asyncio.to_thread(require_partitions, settings, out_topic, runtime.bootstrap)
         except InfrastructureError as exc:
             log.critical("%s", exc)
             await app.crash(exc)

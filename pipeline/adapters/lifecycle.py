@@ -10,7 +10,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -46,11 +46,14 @@ def _pdeathsig_hook() -> Callable[[], None] | None:
     return hook
 
 
-def spawn_server(argv: Sequence[str], log_path: Path, cwd: Path | None = None) -> subprocess.Popen[bytes]:
-    """Start a server process in its own process group, stdout and stderr appended to `log_path`.
+def spawn_server(
+    argv: Sequence[str], log_path: Path, cwd: Path | None = None, env: Mapping[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """Start a server process in its own process group, stdout and stderr appended to `log_path`
+    (`env`: its whole environment; default this one's).
 
-    On Linux the process is killed when the process that started it dies, so a test run or a
-    worker killed with SIGKILL leaves no server behind.
+    On Linux the process is killed when the thread that started it ends, even by SIGKILL, so a
+    test run, a demo or a worker that dies leaves no server behind.
     """
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
@@ -60,6 +63,7 @@ def spawn_server(argv: Sequence[str], log_path: Path, cwd: Path | None = None) -
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=cwd,
+            env=env,
             start_new_session=True,  # its own process group, so stop_process() reaches every child
             preexec_fn=_pdeathsig_hook(),  # noqa: PLW1509 - one prctl call, no locks
         )

@@ -17,6 +17,7 @@ from types import TracebackType
 
 from pydantic import SecretStr
 
+from pipeline.adapters.lifecycle import spawn_server
 from pipeline.settings import ENV_PREFIX, Settings
 
 # The `obspipe` console script, run with this interpreter (no PATH or venv activation needed).
@@ -50,25 +51,9 @@ class WorkerProcess:
         """Spawn the worker (topics are created by the test, not by the worker)."""
         env = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIX)}
         env.update(settings_env(self.settings))
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-c",
-                    _ENTRY,
-                    "worker",
-                    self.name,
-                    "-l",
-                    self.loglevel,
-                    "--no-create-topics",
-                ],
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        argv = [sys.executable, "-c", _ENTRY, "worker", self.name, "-l", self.loglevel, "--no-create-topics"]
+        # Its own process group (kill() reaches faust's children too), killed with its starter.
+        self.process = spawn_server(argv, self.log_path, env=env)
         return self
 
     @property

@@ -31,7 +31,7 @@ def answered(spans: Sequence[Span]) -> set[tuple[str, str]]:
 
 
 _CLIENTS, _PRODUCERS, _ENTRIES = 0, 1, 2
-# A remembered release: (newest end time, evidence spans, the (index number, key) it filed).
+# A remembered release: (newest end time, evidence span count, the (index number, key) it filed).
 # Tuples of atomic values and untracked spans: the GC stops tracking them after one look.
 _Release = tuple[int, int, tuple[tuple[int, Any], ...]]
 
