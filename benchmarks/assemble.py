@@ -7,7 +7,10 @@ some links; spans shuffled within a trace as a collector delivers them):
 2. decode + group + assemble + `orjson.dumps` of each trace, record by record, from obspipe
    JSON arrays of 500 spans (`decode_spans`, validating), from obspipe's own bundles of 500
    spans (`decode_bundle`, the trace-assembler app's trusted path for its internal topic) and
-   from OTLP protobuf requests of 500 spans; each record holds 50 whole 10-span traces.
+   from OTLP protobuf requests of 500 spans; each record holds 50 whole 10-span traces;
+3. the cross-trace propagation rules as the trace-assembler runs them (`PropagationWatch.check`
+   once per release of 30 traces, spans decoded from bundles, evidence remembered across
+   releases).
 Baseline of every row, measured in the same run on the same spans: a bare `orjson.loads` of
 the spans' obspipe JSON bundles plus a group-by-trace-id loop. Each figure is the median of
 REPEATS runs (obspipe and baseline interleaved), in CPU time of this process (one core).
@@ -33,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pipeline.domain.assembly import assemble_trace, group_by_trace
 from pipeline.domain.codec import decode_bundle, decode_spans, encode_bundle, encode_spans
+from pipeline.domain.propagation_rules import PropagationWatch
 from pipeline.domain.span import Span
 from pipeline.domain.synthetic import SyntheticTraces
 from pipeline.testing.otlp import otlp_request_bytes
@@ -97,6 +101,16 @@ def end_to_end(records: list[bytes], decode: Callable[[bytes], list[Span]]) -> C
     return run
 
 
+def propagation(releases: list[list[Span]]) -> Callable[[], int]:
+    """One `PropagationWatch.check` per release, one watch for all (as one worker has)."""
+
+    def run() -> int:
+        watch = PropagationWatch()
+        return sum(len(watch.check(spans)) for spans in releases)
+
+    return run
+
+
 def measure(fn: Callable[[], int], base: Callable[[], int], n_spans: int) -> tuple[float, float]:
     """Median spans/s of `fn` and of `base`, runs interleaved so drift hits both alike."""
     fn()  # warm-up (imports, caches)
@@ -119,6 +133,7 @@ def main() -> None:
     json_large = [encode_spans(c) for c in chunks([s for t in large for s in t], BUNDLE)]
     proto_small = [otlp_request_bytes(c) for c in chunks(flat, BUNDLE)]
     own_small = [encode_bundle(c) for c in chunks(flat, BUNDLE)]
+    releases = [decode_bundle(encode_bundle(c)) for c in chunks(flat, 300)]  # 30 traces each
     cases: list[tuple[str, Callable[[], int], list[bytes], int]] = [
         ("pure assembly, 10-span traces", pure(small), json_small, len(flat)),
         ("pure assembly, 200-span traces", pure(large), json_large, N_SPANS),
@@ -140,6 +155,7 @@ def main() -> None:
             json_small,
             len(flat),
         ),
+        ("propagation rules, releases of 30 10-span traces", propagation(releases), json_small, len(flat)),
     ]
     default_gc = measure(pure(small), baseline(json_small), len(flat))
     gc.collect()

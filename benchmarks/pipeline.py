@@ -10,7 +10,8 @@ Figures, all from one invocation on the embedded broker (or OBSPIPE_KAFKA_BOOTST
    is the figure (acceptance: >= 0.4x and >= 50k spans/s per core);
 2. latency from a trace's release (the `obspipe-released-at` header, wall clock) to its record
    being read from traces.assembled, at half the warm-up's end-to-end rate (p99 <= 250 ms);
-3. RSS per open span: 100k spans decoded from bundles held in the window store (<= 1.5 KB).
+3. RSS per open span: 100k spans decoded from bundles held in the window store (<= 1.5 KB);
+4. CPU of each worker while idle (10 s with no input): what its timers and polls cost.
 Throughput is measured in the steady state: after warm-up traffic has filled the assembler's
 late cache (so released traces evict older ones, whose spans are freed) and past the
 replay-suspect tail after partition assignment.
@@ -34,7 +35,7 @@ from pipeline_bench.inputs import PARTITIONS, make_batches, produce_all  # noqa:
 from pipeline_bench.latency import delivery_buckets, latency_at  # noqa: E402
 from pipeline_bench.memory import rss_per_open_span  # noqa: E402
 from pipeline_bench.report import Figures, Throughput, print_profiles, print_report  # noqa: E402
-from pipeline_bench.workers import run_pipeline, warm_up  # noqa: E402
+from pipeline_bench.workers import idle_cpu_pct, run_pipeline, warm_up  # noqa: E402
 
 from pipeline.adapters.infra import ensure_kafka, ensure_redis  # noqa: E402
 from pipeline.adapters.kafka.topics import create_topics  # noqa: E402
@@ -126,6 +127,8 @@ def main() -> int:
                 f"pipeline {total / sum(worker_cpu):,.0f} spans per CPU-second",
                 flush=True,
             )
+        print("idle workers ...", flush=True)
+        idle = idle_cpu_pct([worker.pid for worker in workers])
         print("memory per open span ...", flush=True)
         per_span = rss_per_open_span()
     finally:
@@ -143,6 +146,7 @@ def main() -> int:
             delivery_before=before,
             delivery_after=after,
             rss_per_span=per_span,
+            idle_cpu_pct=idle,
         )
     )
     if args.profile:

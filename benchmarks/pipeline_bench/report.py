@@ -30,6 +30,7 @@ class Figures:
     delivery_before: dict[float, float]
     delivery_after: dict[float, float]
     rss_per_span: float
+    idle_cpu_pct: list[float]  # span-ingest, trace-assembler
 
 
 def _median_range(values: list[float], fmt: str) -> tuple[str, str]:
@@ -75,6 +76,11 @@ def rows(f: Figures) -> list[tuple[str, str, str]]:
             "release -> delivery confirmed p99, ms (worker histogram)",
             f"<= {bucket_quantile(before, after, 0.99):g}",
             "",
+        ),
+        (
+            "idle workers, % of a core each (ingest / assembler)",
+            " / ".join(f"{pct:.1f}" for pct in f.idle_cpu_pct),
+            "10 s with no input",
         ),
         ("RSS per open span, bytes (100k spans in windows)", f"{f.rss_per_span:,.0f}", "<= 1,536"),
         ("RSS per 100k open spans, MB", f"{f.rss_per_span * 100_000 / 1e6:.1f}", ""),

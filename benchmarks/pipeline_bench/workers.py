@@ -32,6 +32,15 @@ def thread_cpu_s(pid: int) -> dict[str, float]:
     return out
 
 
+def idle_cpu_pct(pids: list[int], seconds: float = 10.0, settle_s: float = 5.0) -> list[float]:
+    """Percent of a core each process uses with nothing to do (its timers, polls, heartbeats),
+    after `settle_s` for the last releases and commits."""
+    time.sleep(settle_s)
+    before = [process_cpu_s(pid) for pid in pids]
+    time.sleep(seconds)
+    return [100 * (process_cpu_s(pid) - cpu) / seconds for pid, cpu in zip(pids, before, strict=True)]
+
+
 def warm_up(bootstrap: str, settings: Settings) -> float:
     """Warm-up traffic through both workers; returns its end-to-end rate (spans/s, wall).
 
