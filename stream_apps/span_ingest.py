@@ -26,9 +26,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import faust
-from confluent_kafka import KafkaException
 
-from pipeline.adapters.kafka.acking_producer import AckGroup, ProduceHeaders, too_large
+from pipeline.adapters.kafka.acking_producer import AckGroup, ProduceHeaders, produce_in_halves
 from pipeline.adapters.kafka.topics import require_partitions
 from pipeline.adapters.observability import instrument_faust_app
 from pipeline.domain.codec import BUNDLE_CONTENT_TYPE, Limits, decode_spans, encode_bundle
@@ -106,31 +105,23 @@ def build_runtime_for(settings: Settings, *, bootstrap: str | None = None) -> tu
             ends.append(len(spans))
             decoded.append(message)
 
-        def send(bundle: list[Span], partition: int) -> int:
-            """Produce `bundle`, as halves while librdkafka finds it too large; returns records sent."""
-            try:
-                value = encode_bundle(bundle)
-                producer.produce(out_topic, value, partition=partition, headers=bundle_headers, group=group)
-                return 1
-            except KafkaException as exc:
-                if not too_large(exc):
-                    raise
-            if len(bundle) > 1:
-                half = len(bundle) // 2
-                return send(bundle[:half], partition) + send(bundle[half:], partition)
-            span = bundle[0]  # too large alone: dead-letter the record it came in (rare)
-            at = next(i for i, s in enumerate(spans) if s is span)
-            error = LimitExceededError(
-                f"span {span.span_id} of trace {span.trace_id} is over the producer's"
-                " message.max.bytes even alone in a bundle; the record's other spans went on"
-            )
-            reject(decoded[bisect_right(ends, at)], error, group)
-            return 0
-
         n_bundles = 0
         for partition, bundles in bundles_by_partition(spans, partitions, bundle_max).items():
+
+            def send(bundle: Sequence[Span], partition: int = partition) -> None:
+                nonlocal n_bundles
+                value = encode_bundle(bundle)
+                producer.produce(out_topic, value, partition=partition, headers=bundle_headers, group=group)
+                n_bundles += 1
+
             for bundle in bundles:
-                n_bundles += send(bundle, partition)
+                for span in produce_in_halves(bundle, send):  # too large alone: rare
+                    at = next(i for i, s in enumerate(spans) if s is span)
+                    error = LimitExceededError(
+                        f"span {span.span_id} of trace {span.trace_id} is over the producer's"
+                        " message.max.bytes even alone in a bundle; the record's other spans went on"
+                    )
+                    reject(decoded[bisect_right(ends, at)], error, group)
         group.seal()
         stats.bundles += n_bundles
         metrics.records_out.inc(n_bundles)

@@ -3,6 +3,7 @@ reads, and what an indexed record says was emitted (for replay reconciliation). 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -89,7 +90,7 @@ def outgoing_links(record: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     return out
 
 
-def encode_links(entries: list[dict[str, Any]]) -> bytes:
+def encode_links(entries: Sequence[dict[str, Any]]) -> bytes:
     """One obspipe.links record: a JSON array of link entries whose targets share a partition."""
     return orjson.dumps(entries)
 

@@ -36,7 +36,7 @@ from pipeline.adapters.assembler_records import (
     prior_from_record,
     truncate_record,
 )
-from pipeline.adapters.kafka.acking_producer import too_large
+from pipeline.adapters.kafka.acking_producer import produce_in_halves, too_large
 from pipeline.domain.assembly import AssemblyOptions, assemble_trace
 from pipeline.domain.codec import decode_bundle
 from pipeline.domain.propagation_rules import PropagationWatch
@@ -278,23 +278,15 @@ class AssemblerRuntime:
             self.metrics.records_out.inc(len(emitted.traces) + len(emitted.links))
 
     def _produce_links(self, values: list[dict[str, Any]], partition: int, group: Any) -> None:
-        """One links record, or halves of it while librdkafka finds it too large (a release
-        with thousands of links to one partition); one entry too large alone goes without its
-        attributes."""
-        try:
-            self.producer.produce(self.topic_links, encode_links(values), partition=partition, group=group)
-            return
-        except KafkaException as exc:
-            if not too_large(exc):
-                raise
-        if len(values) > 1:
-            half = len(values) // 2
-            self._produce_links(values[:half], partition, group)
-            self._produce_links(values[half:], partition, group)
-            return
-        bare = {**values[0], "attributes": {}}
-        log.warning("link from trace %s: attributes left out (message.max.bytes)", bare["from_trace_id"])
-        self.producer.produce(self.topic_links, encode_links([bare]), partition=partition, group=group)
+        """One links record, as halves while librdkafka finds it too large (a release with
+        thousands of links to one partition); an entry too large alone goes without its attributes."""
+
+        def send(entries: Sequence[dict[str, Any]]) -> None:
+            self.producer.produce(self.topic_links, encode_links(entries), partition=partition, group=group)
+
+        for entry in produce_in_halves(values, send):
+            log.warning("link from trace %s: attributes left out (message.max.bytes)", entry["from_trace_id"])
+            send([{**entry, "attributes": {}}])
 
     def _produce(
         self, rel: Released, extra: list[dict[str, str]] | None, emitted: _Emitted, group: Any

@@ -3,11 +3,13 @@ dead letter too large to carry its value goes out without it instead of crashing
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import orjson
 import pytest
-from confluent_kafka import KafkaException
+from confluent_kafka import KafkaError, KafkaException
 
-from pipeline.adapters.kafka.acking_producer import AckingProducer
+from pipeline.adapters.kafka.acking_producer import AckingProducer, produce_in_halves
 from pipeline.adapters.kafka.dlq import DeadLetters
 from pipeline.errors import DecodeError
 from pipeline.testing.queued_producer import QueuedProducer
@@ -50,3 +52,23 @@ def test_dead_letter_of_a_large_record_goes_out_without_its_value() -> None:
     assert big["error"].startswith("bad (the 1000-byte value is left out")
     assert fits["value_b64"] == "AAAAAAAAAAAAAA==" and fits["error"] == "bad"
     assert letters.counts["decode_error"] == 2 and event.acks == 1
+
+
+def test_produce_in_halves_splits_until_records_fit_and_returns_what_never_fits() -> None:
+    """Items of 10 bytes against a 35-byte limit: records of at most 3 items, in order, and the
+    one 50-byte item comes back for the caller."""
+    kafka = QueuedProducer(max_bytes=35)
+    items = [b"a" * 10] * 5 + [b"b" * 50] + [b"c" * 10] * 3
+
+    def produce(chunk: Sequence[bytes]) -> None:
+        kafka.produce("out", b"".join(chunk), on_delivery=lambda *_: None)
+
+    assert produce_in_halves(items, produce) == [b"b" * 50]
+    assert b"".join(kafka.sent) == b"".join(i for i in items if len(i) == 10)
+    assert all(len(v) <= 35 for v in kafka.sent)
+
+    def broker_down(chunk: Sequence[bytes]) -> None:
+        raise KafkaException(KafkaError(KafkaError._TRANSPORT))
+
+    with pytest.raises(KafkaException):  # any other refusal is not swallowed
+        produce_in_halves([b"x"], broker_down)

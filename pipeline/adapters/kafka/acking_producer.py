@@ -12,7 +12,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
@@ -39,6 +39,25 @@ def too_large(exc: KafkaException) -> bool:
     librdkafka says so at once, so the caller can split the record or send less."""
     error = exc.args[0] if exc.args else None
     return isinstance(error, KafkaError) and error.code() == KafkaError.MSG_SIZE_TOO_LARGE
+
+
+T = TypeVar("T")
+
+
+def produce_in_halves(items: Sequence[T], produce: Callable[[Sequence[T]], None]) -> list[T]:
+    """`produce(items)` as one record; while librdkafka refuses a record as `too_large`, produce
+    each half as its own record instead. Returns the items refused even alone, in order, for the
+    caller to dead-letter or shrink."""
+    try:
+        produce(items)
+        return []
+    except KafkaException as exc:
+        if not too_large(exc):
+            raise
+    if len(items) == 1:
+        return [items[0]]
+    half = len(items) // 2
+    return produce_in_halves(items[:half], produce) + produce_in_halves(items[half:], produce)
 
 
 class Ackable(Protocol):
