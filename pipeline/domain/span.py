@@ -71,9 +71,9 @@ class Span(msgspec.Struct, gc=False):
         return bool(self.flags & FLAG_SAMPLED)
 
 
-# The links of every decoded span without any, shared: an empty list per span would be the
-# one object per held span that the garbage collector tracks (and one more allocation per
-# decoded span). Spans are never mutated in place, so nothing appends to it.
+# The links of every decoded span without any (every codec gives it), shared: an empty list
+# per span would be the one object per held span that the garbage collector tracks (and one
+# more allocation per decoded span). Decoded spans are never mutated in place.
 NO_LINKS: list[SpanLink] = []
 
 

@@ -88,9 +88,8 @@ class SyntheticTraces:
                 nodes.append((span_id, service, host, start, end, depth))
         if self._recent and rng.random() < self.link_ratio * len(spans):
             target = rng.choice(self._recent)
-            spans[-1].links.append(
-                SpanLink(trace_id=target[0], span_id=target[1], attributes={"kind": "follows"})
-            )
+            link = SpanLink(trace_id=target[0], span_id=target[1], attributes={"kind": "follows"})
+            spans[-1].links = [link]
         self._recent.append((trace_id, spans[0].span_id))
         del self._recent[:-64]
         rng.shuffle(spans)

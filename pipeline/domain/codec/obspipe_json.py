@@ -34,7 +34,7 @@ from pipeline.domain.codec.checks import (
     shown,
 )
 from pipeline.domain.codec.limits import DEFAULT_LIMITS, Limits
-from pipeline.domain.span import FLAG_SAMPLED, Span, SpanLink
+from pipeline.domain.span import FLAG_SAMPLED, NO_LINKS, Span, SpanLink
 from pipeline.errors import RecordError, ValidationError
 
 _TRACE_SPAN = re.compile(r"[0-9a-f]{32}-[0-9a-f]{16}").fullmatch
@@ -141,7 +141,7 @@ def parse_span(obj: Any, lim: Limits, check_sizes: bool = True) -> Span:
     if links:
         links = parse_links(links, lim)
     elif links is None or links.__class__ is list:
-        links = []
+        links = NO_LINKS
     else:
         raise fail(ValidationError, "links", f"must be an array, got {json_type(links)}")
     trace_state = get("trace_state")

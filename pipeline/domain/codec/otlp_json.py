@@ -36,7 +36,7 @@ from pipeline.domain.codec.checks import (
     shown,
 )
 from pipeline.domain.codec.limits import Limits
-from pipeline.domain.span import FLAG_SAMPLED, Span, SpanLink, StatusCode
+from pipeline.domain.span import FLAG_SAMPLED, NO_LINKS, Span, SpanLink, StatusCode
 from pipeline.errors import RecordError, ValidationError
 
 # Lower-case trace id, span id and parent span id ("" when absent), joined by dashes.
@@ -223,7 +223,8 @@ def _span(obj: Any, resource: dict[str, Any], service: str, lim: Limits) -> Span
     flags = get("flags")
     return Span(
         trace_id, span_id, name, start, end, service, parent, check_kind(get("kind"), "kind"), code, message,
-        resource, attributes, [_link(link, f"links[{i}]", lim) for i, link in enumerate(links)],
+        resource, attributes,
+        [_link(link, f"links[{i}]", lim) for i, link in enumerate(links)] if links else NO_LINKS,
         check_text(get("traceState", ""), "traceState", lim.max_attribute_value_bytes),
         FLAG_SAMPLED if flags is None else otlp_flags(check_flags(flags, "flags")),
     )  # fmt: skip

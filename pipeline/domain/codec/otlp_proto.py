@@ -27,7 +27,7 @@ from pipeline.domain.codec.checks import (
 )
 from pipeline.domain.codec.limits import Limits
 from pipeline.domain.codec.otlp_json import MAX_VALUE_DEPTH, resource_service
-from pipeline.domain.span import FLAG_SAMPLED, Span, SpanLink
+from pipeline.domain.span import FLAG_SAMPLED, NO_LINKS, Span, SpanLink
 from pipeline.errors import DecodeError, RecordError, ValidationError
 
 _ZERO_TRACE_ID = bytes(16)
@@ -116,7 +116,7 @@ def _span(span: Any, resource: dict[str, Any], service: str, lim: Limits) -> Spa
     links = span.links
     if len(links) > lim.max_links_per_span:
         raise over_limit("links", len(links), "links", lim.max_links_per_span, "max_links_per_span")
-    span_links = [_link(link, f"links[{i}]", lim) for i, link in enumerate(links)] if links else []
+    span_links = [_link(link, f"links[{i}]", lim) for i, link in enumerate(links)] if links else NO_LINKS
     flags = span.flags  # read as otlp_flags does, inline
     return Span(
         raw_trace.hex(), raw_span.hex(), name, start, end, service, parent, kind, code, message,

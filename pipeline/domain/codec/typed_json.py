@@ -22,7 +22,7 @@ import msgspec
 
 from pipeline.domain.codec.checks import ZERO_SPAN_ID, ZERO_TRACE_ID
 from pipeline.domain.codec.limits import Limits
-from pipeline.domain.span import Span, SpanLink
+from pipeline.domain.span import NO_LINKS, Span, SpanLink
 
 # Ids: the length is checked while parsing; the characters once per record over all ids joined
 # (a msgspec `pattern` runs one regex call per string, 1.5 µs per span for three ids).
@@ -109,8 +109,9 @@ def decode_fast(data: bytes, limits: Limits) -> list[Span] | None:
         add_id(w.span_id)
         if parent is not None:
             add_id(parent)
-        links: list[SpanLink] = []
+        links: list[SpanLink] = NO_LINKS
         if w.links:
+            links = []
             for ln in w.links:
                 if ln.trace_id == ZERO_TRACE_ID or ln.span_id == ZERO_SPAN_ID:
                     return None

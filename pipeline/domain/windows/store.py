@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from pipeline.domain.assembly import group_by_trace
-from pipeline.domain.span import NO_LINKS, Span
+from pipeline.domain.span import Span
 from pipeline.domain.windows.model import IncomingLink, Position, Reason, Released, diag, link_key
 from pipeline.domain.windows.partitions import PartitionBook
 from pipeline.domain.windows.replay import ReplayMerge
@@ -66,9 +66,9 @@ class TraceWindows(ReplayMerge, PartitionBook):
 
         Decoded spans each carry their own copy of the resource dict and trace id (~500 of the
         ~1,700 bytes a span costs before this). Equal resources of the same service and host
-        become one shared dict (spans never mutate their resource), the trace id one string per
-        trace, and an empty links list the shared `NO_LINKS` (fewer objects for the garbage
-        collector to traverse). Kind and status need nothing: the decoders give the constants.
+        become one shared dict (spans never mutate their resource) and the trace id one string
+        per trace. Kind, status and empty links need nothing: the decoders give the shared
+        constants and `NO_LINKS`.
         """
         shared_resources = self._resources
         last: dict[str, Any] | None = None  # the previous span's decoded resource ...
@@ -87,8 +87,6 @@ class TraceWindows(ReplayMerge, PartitionBook):
                 else:
                     kept = shared
             span.resource = kept
-            if not span.links:  # (decode_bundle gives NO_LINKS already; other callers may not)
-                span.links = NO_LINKS
 
     def add_links(self, position: Position, links: Sequence[IncomingLink], now: float) -> None:
         """Add incoming links (records of obspipe.links) for traces of `position`'s partition."""
