@@ -121,9 +121,10 @@ def main() -> int:
             )
             # The baseline again, after the pipeline: the machine's load drifts, the mean is fairer.
             plain_second = plain_loop(bootstrap, settings, plain_in, plain_out, total)
-            runs.append(Throughput(total, (plain_first[0], plain_second[0]), worker_cpu, total / pipe_wall))
+            runs.append(Throughput(total, (plain_first.cpu_s, plain_second.cpu_s), worker_cpu, total / pipe_wall))
             print(
-                f"  baseline {total / (plain_first[0] + plain_second[0]) * 2:,.0f}, "
+                f"  baseline {total / (plain_first.cpu_s + plain_second.cpu_s) * 2:,.0f} (system"
+                f" {plain_first.system_s:.2f}s, {plain_first.minor_faults:,} page faults), "
                 f"pipeline {total / sum(worker_cpu):,.0f} spans per CPU-second",
                 flush=True,
             )

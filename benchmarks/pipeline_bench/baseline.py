@@ -10,7 +10,7 @@ from pipeline.adapters.kafka.config import producer_config
 from pipeline.domain.assembly import assemble_trace, group_by_trace
 from pipeline.domain.codec import decode_spans
 from pipeline.settings import Settings
-from pipeline.testing.bench import measured
+from pipeline.testing.bench import Elapsed, measured
 from stream_apps.common import GC_THRESHOLDS
 
 from .inputs import PROTO, reader
@@ -18,8 +18,8 @@ from .inputs import PROTO, reader
 
 def plain_loop(
     bootstrap: str, settings: Settings, topic_in: str, topic_out: str, total_spans: int
-) -> tuple[float, float]:
-    """consume -> decode -> group by trace -> assemble -> produce, one process; (cpu s, wall s).
+) -> Elapsed:
+    """consume -> decode -> group by trace -> assemble -> produce, one process; its CPU and wall time.
 
     GC is tuned as in the workers (`stream_apps.common.GC_THRESHOLDS`), so both sides run alike.
     """
@@ -40,4 +40,4 @@ def plain_loop(
                 seen += len(spans)
         producer.flush(60)
     consumer.close()
-    return elapsed.cpu_s, elapsed.wall_s
+    return elapsed

@@ -10,8 +10,11 @@ the trace id: stable across processes and Python versions (unlike `hash()`), and
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Generic, NamedTuple, TypeVar
 
 from pipeline.domain.span import Span
+
+T = TypeVar("T")
 
 FNV32_OFFSET_BASIS = 0x811C9DC5
 FNV32_PRIME = 0x01000193
@@ -37,29 +40,83 @@ def partition_for_trace(trace_id: str, partitions: int) -> int:
     return fnv1a_32(bytes.fromhex(trace_id)) % partitions
 
 
+class Bundle(NamedTuple, Generic[T]):
+    """Spans of one partition for one `obspipe.spans-by-trace` record, and where each came from."""
+
+    partition: int
+    spans: list[Span]
+    origins: list[T]  # origins[i]: what `Bundler.add` was given with spans[i] (its input record)
+
+
+class Bundler(Generic[T]):
+    """Groups spans into per-partition bundles of at most `max_spans` as they arrive.
+
+    A bundle is handed out by `add` as soon as it is full, the rest by `drain`. Why not group a
+    whole batch at once: span-ingest then holds every span of a batch (up to tens of thousands)
+    until the end, and freeing them empties dozens of the allocator's 1 MiB arenas, which go
+    back to the OS and fault in again on the next batch (~4.5 µs per 4 KiB page on a VM; ~30k
+    faults per 150k spans measured here). Bundling as spans come keeps the working set to about
+    one bundle per partition, and encodes spans while they are still in the CPU cache.
+
+    Spans keep their input order inside each partition, so a trace's spans stay in the order
+    they arrived.
+    """
+
+    __slots__ = ("_max", "_origins", "_partition_of", "_partitions", "_pending")
+
+    def __init__(self, partitions: int, max_spans: int) -> None:
+        """Raises:
+        ValueError: `partitions` or `max_spans` < 1.
+        """
+        if partitions < 1:
+            raise ValueError(f"partitions must be >= 1, got {partitions}")
+        if max_spans < 1:
+            raise ValueError(f"max_spans must be >= 1, got {max_spans}")
+        self._partitions = partitions
+        self._max = max_spans
+        self._pending: dict[int, list[Span]] = {}
+        self._origins: dict[int, list[T]] = {}
+        # A batch holds several spans per trace: hash each trace id once (the pure-Python FNV
+        # loop costs ~1.5 µs, a dict hit ~0.05 µs). Cleared by `drain`.
+        self._partition_of: dict[str, int] = {}
+
+    def add(self, spans: Iterable[Span], origin: T) -> list[Bundle[T]]:
+        """Take `spans` (all from `origin`); returns the bundles they filled up, if any."""
+        full: list[Bundle[T]] = []
+        partition_of, pending_of, origins_of = self._partition_of, self._pending, self._origins
+        for span in spans:
+            partition = partition_of.get(span.trace_id)
+            if partition is None:
+                partition = partition_of[span.trace_id] = partition_for_trace(span.trace_id, self._partitions)
+            pending = pending_of.get(partition)
+            if pending is None:
+                pending = pending_of[partition] = []
+                origins_of[partition] = []
+            pending.append(span)
+            origins_of[partition].append(origin)
+            if len(pending) >= self._max:
+                full.append(Bundle(partition, pending, origins_of.pop(partition)))
+                del pending_of[partition]
+        return full
+
+    def drain(self) -> list[Bundle[T]]:
+        """The bundles not yet full, in the order their partitions were first seen; empties the bundler."""
+        out = [Bundle(p, spans, self._origins[p]) for p, spans in self._pending.items()]
+        self._pending, self._origins, self._partition_of = {}, {}, {}
+        return out
+
+
 def bundles_by_partition(
     spans: Iterable[Span], partitions: int, max_spans: int
 ) -> dict[int, list[list[Span]]]:
-    """Group spans into bundles for `obspipe.spans-by-trace`: partition -> bundles of <= max_spans.
-
-    Spans keep their input order inside each partition, so a trace's spans stay in the order
-    they arrived. Many spans share one record: the broker's and faust's costs are per record.
+    """Group spans into bundles for `obspipe.spans-by-trace`: partition -> bundles of <= max_spans,
+    in input order (a `Bundler` over all of `spans` at once).
 
     Raises:
         ValueError: `partitions` or `max_spans` < 1.
     """
-    if max_spans < 1:
-        raise ValueError(f"max_spans must be >= 1, got {max_spans}")
+    bundler: Bundler[None] = Bundler(partitions, max_spans)
     out: dict[int, list[list[Span]]] = {}
-    # A batch holds several spans per trace: hash each trace id once (the pure-Python FNV
-    # loop costs ~1.5 µs, a dict hit ~0.05 µs).
-    partition_of: dict[str, int] = {}
-    for span in spans:
-        partition = partition_of.get(span.trace_id)
-        if partition is None:
-            partition = partition_of[span.trace_id] = partition_for_trace(span.trace_id, partitions)
-        bundles = out.setdefault(partition, [[]])
-        if len(bundles[-1]) >= max_spans:
-            bundles.append([])
-        bundles[-1].append(span)
+    for bundle in [*bundler.add(spans, None), *bundler.drain()]:
+        out.setdefault(bundle.partition, []).append(bundle.spans)
     return out

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.domain.partitioning import bundles_by_partition, fnv1a_32, partition_for_trace
+from pipeline.domain.partitioning import Bundler, bundles_by_partition, fnv1a_32, partition_for_trace
 from pipeline.domain.span import Span
 
 
@@ -67,3 +67,29 @@ def test_bundles_hold_one_partition_each_and_respect_the_size_bound() -> None:
 def test_no_spans_no_bundles() -> None:
     """An empty input gives no bundles at all (no empty records are produced)."""
     assert bundles_by_partition([], partitions=4, max_spans=10) == {}
+
+
+def test_bundler_hands_out_a_bundle_as_soon_as_it_is_full_with_each_spans_origin() -> None:
+    """`add` returns a partition's bundle the moment it reaches max_spans (not at the end of the
+    batch), each span paired with the origin it was added with; `drain` gives the rest once."""
+    trace = "0" * 31 + "1"
+    bundler: Bundler[str] = Bundler(partitions=4, max_spans=3)
+    assert bundler.add([_span(trace, 1), _span(trace, 2)], "record-a") == []
+    full = bundler.add([_span(trace, 3), _span(trace, 4)], "record-b")
+    assert len(full) == 1
+    assert full[0].partition == partition_for_trace(trace, 4)
+    assert [s.span_id for s in full[0].spans] == [f"{i:016x}" for i in (1, 2, 3)]
+    assert full[0].origins == ["record-a", "record-a", "record-b"]
+    rest = bundler.drain()
+    assert [(b.partition, [s.span_id for s in b.spans], b.origins) for b in rest] == [
+        (partition_for_trace(trace, 4), [f"{4:016x}"], ["record-b"])
+    ]
+    assert bundler.drain() == []
+
+
+def test_bundler_rejects_bounds_below_one() -> None:
+    """Zero partitions or a zero bundle size is a ValueError naming the bound."""
+    with pytest.raises(ValueError, match="partitions"):
+        Bundler(0, 10)
+    with pytest.raises(ValueError, match="max_spans"):
+        Bundler(4, 0)
