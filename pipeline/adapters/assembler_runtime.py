@@ -40,7 +40,7 @@ from pipeline.adapters.kafka.acking_producer import produce_in_halves, too_large
 from pipeline.domain.assembly import AssemblyOptions, assemble_trace
 from pipeline.domain.codec import decode_bundle
 from pipeline.domain.propagation_rules import PropagationWatch
-from pipeline.domain.trace_index import TraceIndex
+from pipeline.domain.trace_index import IndexWrite, TraceIndex, index_write
 from pipeline.domain.windows import Position, PriorTrace, Released, TraceWindows
 from pipeline.errors import RecordError, ValidationError
 
@@ -98,7 +98,10 @@ class _Emitted:
     runtime: AssemblerRuntime
     produced_at: float  # monotonic s, for the release -> delivery latency
     headers: list[tuple[str, bytes]] = field(default_factory=list)  # of the assembled records
-    traces: list[tuple[Released, dict[str, Any], bytes]] = field(default_factory=list)
+    # (released trace, spans in its record, its index write or None). Not the record itself:
+    # it is freed right after encoding, while still in the CPU cache; held until delivery it
+    # was freed cold (~0.3 µs per span).
+    traces: list[tuple[Released, int, IndexWrite | None]] = field(default_factory=list)
     links: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # target partition -> links
 
     def ack(self) -> None:
@@ -317,20 +320,23 @@ class AssemblerRuntime:
             self.producer.produce(self.topic_traces, encoded, key=key, headers=emitted.headers, group=group)
         for target, value in outgoing:
             emitted.links.setdefault(self.partition_for(target), []).append(value)
-        emitted.traces.append((rel, record, encoded))
+        write = index_write(record, encoded) if self.index is not None else None
+        emitted.traces.append((rel, len(record["spans"]), write))
         self.stats.links_out += len(outgoing)
 
     def _delivered(self, done: _Emitted) -> None:
         n_spans = 0
         latency = time.monotonic() - done.produced_at
-        index = self.index
-        for rel, record, encoded in done.traces:
-            n_spans += len(record["spans"])
+        writes: list[IndexWrite] = []
+        for rel, spans, write in done.traces:
+            n_spans += spans
             if self.release_latency is not None:
                 self.release_latency.observe(latency)
             self._settle(rel.positions)
-            if index is not None:
-                index.put(record, encoded)
+            if write is not None:
+                writes.append(write)
+        if writes and self.index is not None:  # only then (step 3 of the module docstring)
+            self.index.put_many(writes)
         self.stats.traces_out += len(done.traces)
         self.stats.spans_out += n_spans
         if self.metrics is not None:

@@ -10,9 +10,12 @@ background, DESIGN.md §4 static stability); reads answer from what has been wri
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
+
+import msgspec
+import orjson
 
 AssembledTrace = Mapping[str, Any]  # an assembled_trace/v1 record
 
@@ -38,6 +41,34 @@ class TraceSummary:
     start_time_unix_nano: int
 
 
+class IndexWrite(msgspec.Struct, frozen=True, gc=False):
+    """One trace as the index stores it: the encoded record and what the secondary indexes need.
+
+    Built by `index_write` while the record is at hand, so that the trace assembler can free the
+    record dict right after encoding it, while it is still in the CPU cache, rather than hold it
+    until delivery and free it cold (~0.3 µs per span measured here); stored by `put_many`.
+    A msgspec struct: built in C and untracked by the GC (it refers to nothing that refers back).
+    """
+
+    trace_id: str
+    revision: int
+    payload: bytes  # the record as JSON
+    start_ns: int  # the trace's start, epoch nanoseconds
+    services: list[str]
+    has_errors: bool
+    links: list[tuple[str, dict[str, str]]]  # (target trace id, incoming-link entry)
+
+
+def index_write(trace: AssembledTrace, encoded: bytes | None = None) -> IndexWrite:
+    """What `trace` (with `encoded`, its JSON if the caller has it) writes to the index."""
+    services, has_errors, links = index_entries(trace)
+    start_ns = int((trace.get("summary") or {}).get("start_time_unix_nano") or 0)
+    return IndexWrite(
+        str(trace["trace_id"]), int(trace["revision"]), encoded or orjson.dumps(trace),
+        start_ns, services, has_errors, links,
+    )  # fmt: skip
+
+
 @runtime_checkable
 class TraceIndex(Protocol):
     """Where assembled traces are stored for queries (CLI, dashboard, replay reconciliation)."""
@@ -51,6 +82,9 @@ class TraceIndex(Protocol):
             trace: the assembled record.
             encoded: the record as JSON bytes, if the caller has them already.
         """
+
+    def put_many(self, writes: Sequence[IndexWrite]) -> None:
+        """Queue traces prepared by `index_write`; never blocks, never raises for an unreachable store."""
 
     def get(self, trace_id: str) -> dict[str, Any] | None:
         """The highest revision stored for `trace_id`, or None."""
@@ -110,28 +144,33 @@ class InMemoryTraceIndex:
         self._closed = False
 
     def put(self, trace: AssembledTrace, encoded: bytes | None = None) -> None:
+        self.put_many([index_write(trace, encoded)])
+
+    def put_many(self, writes: Sequence[IndexWrite]) -> None:
         if self._closed:
-            self.stats.rejected += 1
+            self.stats.rejected += len(writes)
             return
-        trace_id = str(trace["trace_id"])
         with self._lock:
-            old = self._traces.get(trace_id)
-            if old is not None and int(old["revision"]) > int(trace["revision"]):
-                self.stats.stale += 1
-                return
-            self._traces[trace_id] = dict(trace)
-            services, has_errors, links = index_entries(trace)
-            start = int((trace.get("summary") or {}).get("start_time_unix_nano") or 0)
-            for service in services:
-                for errors in (False, True) if has_errors else (False,):
-                    bucket = self._recent.setdefault((service, errors), {})
-                    bucket[trace_id] = start
-                    if len(bucket) > self.recent_max:
-                        del bucket[min(bucket, key=lambda t: (bucket[t], t))]
-            for target, entry in links:
-                key = (entry["trace_id"], entry["span_id"], entry["linked_span_id"])
-                self._links.setdefault(target, {})[key] = entry
-            self.stats.written += 1
+            for write in writes:
+                self._put(write)
+
+    def _put(self, write: IndexWrite) -> None:
+        trace_id = write.trace_id
+        old = self._traces.get(trace_id)
+        if old is not None and int(old["revision"]) > write.revision:
+            self.stats.stale += 1
+            return
+        self._traces[trace_id] = orjson.loads(write.payload)
+        for service in write.services:
+            for errors in (False, True) if write.has_errors else (False,):
+                bucket = self._recent.setdefault((service, errors), {})
+                bucket[trace_id] = write.start_ns
+                if len(bucket) > self.recent_max:
+                    del bucket[min(bucket, key=lambda t: (bucket[t], t))]
+        for target, entry in write.links:
+            key = (entry["trace_id"], entry["span_id"], entry["linked_span_id"])
+            self._links.setdefault(target, {})[key] = entry
+        self.stats.written += 1
 
     def get(self, trace_id: str) -> dict[str, Any] | None:
         with self._lock:

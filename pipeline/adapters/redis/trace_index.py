@@ -21,15 +21,14 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-import msgspec
 import orjson
 import redis
 
 from pipeline.adapters.lifecycle import name_os_thread
-from pipeline.domain.trace_index import AssembledTrace, IndexStats, TraceSummary, index_entries
+from pipeline.domain.trace_index import AssembledTrace, IndexStats, IndexWrite, TraceSummary, index_write
 
 log = logging.getLogger(__name__)
 
@@ -59,21 +58,6 @@ _BATCH = 500  # traces per pipelined round trip
 _TRACES_PER_CALL = 25
 
 
-class _Entry(msgspec.Struct, frozen=True, gc=False):
-    """One buffered write: the encoded record plus what the secondary indexes need.
-
-    A msgspec struct: built in C (a frozen dataclass's __init__ costs a few µs per trace on the
-    event loop) and untracked by the GC (nothing it refers to can refer back to it)."""
-
-    trace_id: str
-    revision: int
-    payload: bytes
-    start_ms: int
-    services: list[str]
-    has_errors: bool
-    links: list[tuple[str, dict[str, str]]]
-
-
 _LINGER_S = 0.02
 _BACKOFF_MIN_S = 0.05
 _BACKOFF_MAX_S = 2.0
@@ -97,7 +81,7 @@ class RedisTraceIndex:
         self.recent_max = recent_max
         self.buffer_max = buffer_max
         self.stats = IndexStats()
-        self._buffer: deque[_Entry] = deque()
+        self._buffer: deque[IndexWrite] = deque()
         self._cond = threading.Condition()
         self._inflight = 0
         self._closed = False
@@ -118,21 +102,22 @@ class RedisTraceIndex:
 
     # ---- writes -------------------------------------------------------------------------
     def put(self, trace: AssembledTrace, encoded: bytes | None = None) -> None:
+        self.put_many([index_write(trace, encoded)])
+
+    def put_many(self, writes: Sequence[IndexWrite]) -> None:
         if self._closed:
-            self.stats.rejected += 1
+            self.stats.rejected += len(writes)
             return
-        services, has_errors, links = index_entries(trace)
-        start_ms = int((trace.get("summary") or {}).get("start_time_unix_nano") or 0) // 1_000_000
-        entry = _Entry(
-            str(trace["trace_id"]), int(trace["revision"]), encoded or orjson.dumps(trace),
-            start_ms, services, has_errors, links,
-        )  # fmt: skip
-        with self._cond:
-            if len(self._buffer) >= self.buffer_max:
-                self._buffer.popleft()
-                self.stats.overflow += 1
-            self._buffer.append(entry)
-            if len(self._buffer) == 1 or len(self._buffer) >= _BATCH:
+        with self._cond:  # one lock round per call: the assembler puts a whole release at once
+            buffer = self._buffer
+            was_empty = not buffer
+            buffer.extend(writes)
+            over = len(buffer) - self.buffer_max
+            if over > 0:  # drop the oldest
+                for _ in range(over):
+                    buffer.popleft()
+                self.stats.overflow += over
+            if was_empty or len(buffer) >= _BATCH:
                 self._cond.notify()
 
     def _run(self) -> None:
@@ -174,7 +159,7 @@ class RedisTraceIndex:
                 self._inflight = 0
                 self._cond.notify_all()
 
-    def _write(self, batch: list[_Entry]) -> None:
+    def _write(self, batch: list[IndexWrite]) -> None:
         """One pipelined round trip: script calls storing `_TRACES_PER_CALL` traces each, then
         the secondary indexes grouped per key (one ZADD per service, not per trace: the Python
         cost is per command)."""
@@ -191,11 +176,12 @@ class RedisTraceIndex:
             keys.append(f"{p}:trace:{e.trace_id}")
             args.append(e.revision)
             args.append(e.payload)
+            start_ms = e.start_ns // 1_000_000
             for service in e.services:
                 services.add(service)
-                recent.setdefault(f"{p}:recent:{service}", {})[e.trace_id] = e.start_ms
+                recent.setdefault(f"{p}:recent:{service}", {})[e.trace_id] = start_ms
                 if e.has_errors:
-                    recent.setdefault(f"{p}:errors:{service}", {})[e.trace_id] = e.start_ms
+                    recent.setdefault(f"{p}:errors:{service}", {})[e.trace_id] = start_ms
             for target, link in e.links:
                 links_in.setdefault(f"{p}:links-in:{target}", set()).add(
                     orjson.dumps(link, option=orjson.OPT_SORT_KEYS)
