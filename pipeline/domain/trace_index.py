@@ -2,8 +2,8 @@
 reverse-link index (which traces link *to* a trace).
 
 `TraceIndex` is the interface; `InMemoryTraceIndex` is the implementation for unit tests and
-the demo; `pipeline.adapters.redis.trace_index.RedisTraceIndex` is the real one. Writes are
-`put()`s that never block the caller (the Redis one buffers them and retries in the
+the demo; `pipeline.adapters.redis.trace_index.RedisTraceIndex` is the real one. Writes
+(`put`, `put_many`) never block the caller (the Redis one buffers them and retries in the
 background, DESIGN.md §4 static stability); reads answer from what has been written so far.
 """
 

@@ -9,9 +9,9 @@ Key layout (prefix `P`, default "obspipe"):
 - `P:links-in:{trace_id}`: set of JSON entries {trace_id, span_id, linked_span_id} of spans in
   other traces that link to this one (the reverse-link index); TTL.
 
-`put()` appends to a bounded in-memory buffer and returns. A background thread writes batches
-with one pipelined round trip; when Redis is unreachable it keeps the batch, backs off
-(0.05 s doubling to 2 s) and retries; when the buffer is full the oldest write is dropped and
+`put()` and `put_many()` append to a bounded in-memory buffer and return. A background thread
+writes batches with one pipelined round trip; when Redis is unreachable it keeps the batch,
+backs off (0.05 s doubling to 2 s) and retries; when the buffer is full the oldest write is dropped and
 counted (`stats.overflow`). The data plane (assembly, Kafka output, acks) never waits on it.
 """
 
