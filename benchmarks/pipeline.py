@@ -121,7 +121,8 @@ def main() -> int:
             )
             # The baseline again, after the pipeline: the machine's load drifts, the mean is fairer.
             plain_second = plain_loop(bootstrap, settings, plain_in, plain_out, total)
-            runs.append(Throughput(total, (plain_first.cpu_s, plain_second.cpu_s), worker_cpu, total / pipe_wall))
+            plain_cpu = (plain_first.cpu_s, plain_second.cpu_s)
+            runs.append(Throughput(total, plain_cpu, worker_cpu, total / pipe_wall))
             print(
                 f"  baseline {total / (plain_first.cpu_s + plain_second.cpu_s) * 2:,.0f} (system"
                 f" {plain_first.system_s:.2f}s, {plain_first.minor_faults:,} page faults), "

@@ -109,7 +109,8 @@ def run_pipeline(
         busy = sorted(((t1[k] - t0.get(k, 0.0), k) for k in t1), reverse=True)[:6]
         flt, sys_s = faults_and_sys(w.pid)
         print(
-            f"  {w.name} CPU by thread: " + ", ".join(f"{k} {v:.2f}s" for v, k in busy)
+            f"  {w.name} CPU by thread: "
+            + ", ".join(f"{k} {v:.2f}s" for v, k in busy)
             + f"; system {sys_s - sys0:.2f}s, {flt - flt0:,} page faults",
             flush=True,
         )
