@@ -2,7 +2,7 @@
 
 Both rows run in this run, on the same broker and the same input records:
 - baseline: a plain confluent-kafka loop in this process doing what span-ingest does, minus
-  faust and acks: consume -> decode_spans -> bundles_by_partition -> encode_bundle -> produce to
+  faust and acks: consume -> decode_spans -> Bundler -> encode_bundle -> produce to
   an explicit partition;
 - span-ingest: a real `obspipe worker span-ingest` subprocess (its CPU read from /proc),
   measured after a warm-up record has gone through (so the group join is not counted).
@@ -30,7 +30,7 @@ from pipeline.adapters.infra import ensure_kafka  # noqa: E402
 from pipeline.adapters.kafka.config import consumer_config, producer_config  # noqa: E402
 from pipeline.adapters.kafka.topics import create_topics  # noqa: E402
 from pipeline.domain.codec import decode_bundle, decode_spans, encode_bundle  # noqa: E402
-from pipeline.domain.partitioning import bundles_by_partition  # noqa: E402
+from pipeline.domain.partitioning import Bundler  # noqa: E402
 from pipeline.domain.synthetic import SyntheticTraces  # noqa: E402
 from pipeline.settings import Settings, load_settings  # noqa: E402
 from pipeline.testing.bench import Elapsed, measured, process_cpu_s  # noqa: E402
@@ -83,13 +83,19 @@ def plain_loop(settings: Settings, topic_in: str, topic_out: str, total: int) ->
     seen = 0
     with measured(gc_thresholds=GC_THRESHOLDS) as elapsed:
         while seen < total:
-            messages = [m for m in consumer.consume(num_messages=256, timeout=0.5) if m.error() is None]
-            spans = [s for m in messages for s in decode_spans(m.value() or b"", content_type=PROTO_TYPE)]
-            for partition, bundles in bundles_by_partition(spans, settings.topic_partitions, 500).items():
-                for bundle in bundles:
-                    producer.produce(topic_out, encode_bundle(bundle), partition=partition)
+            # Bundled as decoded, as span-ingest does (see Bundler: a whole batch freed at once
+            # costs page faults).
+            bundler: Bundler[None] = Bundler(settings.topic_partitions, 500)
+            for m in consumer.consume(num_messages=256, timeout=0.5):
+                if m.error() is not None:
+                    continue
+                spans = decode_spans(m.value() or b"", content_type=PROTO_TYPE)
+                seen += len(spans)
+                for bundle in bundler.add(spans, None):
+                    producer.produce(topic_out, encode_bundle(bundle.spans), partition=bundle.partition)
+            for bundle in bundler.drain():
+                producer.produce(topic_out, encode_bundle(bundle.spans), partition=bundle.partition)
             producer.poll(0)
-            seen += len(spans)
         producer.flush(60)
     consumer.close()
     return elapsed
