@@ -100,7 +100,7 @@ class _Emitted:
     headers: list[tuple[str, bytes]] = field(default_factory=list)  # of the assembled records
     # (released trace, spans in its record, its index write or None). Not the record itself:
     # it is freed right after encoding, while still in the CPU cache; held until delivery it
-    # was freed cold (~0.3 µs per span).
+    # was freed cold, ~2 µs per span more (in one process, 11.9 → 9.5 µs per span).
     traces: list[tuple[Released, int, IndexWrite | None]] = field(default_factory=list)
     links: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # target partition -> links
 

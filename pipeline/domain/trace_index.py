@@ -46,7 +46,8 @@ class IndexWrite(msgspec.Struct, frozen=True, gc=False):
 
     Built by `index_write` while the record is at hand, so that the trace assembler can free the
     record dict right after encoding it, while it is still in the CPU cache, rather than hold it
-    until delivery and free it cold (~0.3 µs per span measured here); stored by `put_many`.
+    until delivery and free it cold (the runtime in one process: 11.9 → 9.5 µs per span);
+    stored by `put_many`.
     A msgspec struct: built in C and untracked by the GC (it refers to nothing that refers back).
     """
 
