@@ -107,7 +107,7 @@ def build_runtime_for(settings: Settings, *, bootstrap: str | None = None) -> tu
                 n_bundles += 1
 
             for span in produce_in_halves(bundle.spans, produce):  # too large alone: rare
-                message = bundle.origins[next(i for i, s in enumerate(bundle.spans) if s is span)]
+                message = bundle.origin(next(i for i, s in enumerate(bundle.spans) if s is span))
                 if id(message) not in refused:
                     refused.add(id(message))
                     error = LimitExceededError(

@@ -9,7 +9,9 @@ the trace id: stable across processes and Python versions (unlike `hash()`), and
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable
+from operator import itemgetter
 from typing import Generic, NamedTuple, TypeVar
 
 from pipeline.domain.span import Span
@@ -41,11 +43,17 @@ def partition_for_trace(trace_id: str, partitions: int) -> int:
 
 
 class Bundle(NamedTuple, Generic[T]):
-    """Spans of one partition for one `obspipe.spans-by-trace` record, and where each came from."""
+    """Spans of one partition for one `obspipe.spans-by-trace` record, and where they came from."""
 
     partition: int
     spans: list[Span]
-    origins: list[T]  # origins[i]: what `Bundler.add` was given with spans[i] (its input record)
+    # (index of the first span, origin) per run of spans from one `Bundler.add` call: an
+    # origin is one input record, so one entry per record, not one per span.
+    runs: list[tuple[int, T]]
+
+    def origin(self, index: int) -> T:
+        """What `Bundler.add` was given with `spans[index]` (its input record)."""
+        return self.runs[bisect_right(self.runs, index, key=itemgetter(0)) - 1][1]
 
 
 class Bundler(Generic[T]):
@@ -62,7 +70,7 @@ class Bundler(Generic[T]):
     they arrived.
     """
 
-    __slots__ = ("_max", "_origins", "_partition_of", "_partitions", "_pending")
+    __slots__ = ("_max", "_partition_of", "_partitions", "_pending", "_runs")
 
     def __init__(self, partitions: int, max_spans: int) -> None:
         """Raises:
@@ -75,34 +83,45 @@ class Bundler(Generic[T]):
         self._partitions = partitions
         self._max = max_spans
         self._pending: dict[int, list[Span]] = {}
-        self._origins: dict[int, list[T]] = {}
+        self._runs: dict[int, list[tuple[int, T]]] = {}
         # A batch holds several spans per trace: hash each trace id once (the pure-Python FNV
         # loop costs ~1.5 µs, a dict hit ~0.05 µs). Cleared by `drain`.
         self._partition_of: dict[str, int] = {}
 
     def add(self, spans: Iterable[Span], origin: T) -> list[Bundle[T]]:
         """Take `spans` (all from `origin`); returns the bundles they filled up, if any."""
-        full: list[Bundle[T]] = []
-        partition_of, pending_of, origins_of = self._partition_of, self._pending, self._origins
+        # Split by partition first, then move each partition's share at once: the per-span
+        # work is one dict lookup and one append.
+        shares: dict[int, list[Span]] = {}
+        partition_of = self._partition_of
         for span in spans:
             partition = partition_of.get(span.trace_id)
             if partition is None:
                 partition = partition_of[span.trace_id] = partition_for_trace(span.trace_id, self._partitions)
-            pending = pending_of.get(partition)
-            if pending is None:
-                pending = pending_of[partition] = []
-                origins_of[partition] = []
-            pending.append(span)
-            origins_of[partition].append(origin)
-            if len(pending) >= self._max:
-                full.append(Bundle(partition, pending, origins_of.pop(partition)))
-                del pending_of[partition]
+            share = shares.get(partition)
+            if share is None:
+                shares[partition] = [span]
+            else:
+                share.append(span)
+        full: list[Bundle[T]] = []
+        for partition, share in shares.items():
+            taken = 0
+            while taken < len(share):
+                pending = self._pending.setdefault(partition, [])
+                runs = self._runs.setdefault(partition, [])
+                room = self._max - len(pending)
+                runs.append((len(pending), origin))
+                pending.extend(share[taken : taken + room])
+                taken += room
+                if len(pending) >= self._max:
+                    full.append(Bundle(partition, pending, runs))
+                    del self._pending[partition], self._runs[partition]
         return full
 
     def drain(self) -> list[Bundle[T]]:
         """The bundles not yet full, in the order their partitions were first seen; empties the bundler."""
-        out = [Bundle(p, spans, self._origins[p]) for p, spans in self._pending.items()]
-        self._pending, self._origins, self._partition_of = {}, {}, {}
+        out = [Bundle(p, spans, self._runs[p]) for p, spans in self._pending.items()]
+        self._pending, self._runs, self._partition_of = {}, {}, {}
         return out
 
 

@@ -79,10 +79,10 @@ def test_bundler_hands_out_a_bundle_as_soon_as_it_is_full_with_each_spans_origin
     assert len(full) == 1
     assert full[0].partition == partition_for_trace(trace, 4)
     assert [s.span_id for s in full[0].spans] == [f"{i:016x}" for i in (1, 2, 3)]
-    assert full[0].origins == ["record-a", "record-a", "record-b"]
+    assert [full[0].origin(i) for i in range(3)] == ["record-a", "record-a", "record-b"]
     rest = bundler.drain()
-    assert [(b.partition, [s.span_id for s in b.spans], b.origins) for b in rest] == [
-        (partition_for_trace(trace, 4), [f"{4:016x}"], ["record-b"])
+    assert [(b.partition, [s.span_id for s in b.spans], b.origin(0)) for b in rest] == [
+        (partition_for_trace(trace, 4), [f"{4:016x}"], "record-b")
     ]
     assert bundler.drain() == []
 
@@ -93,3 +93,26 @@ def test_bundler_rejects_bounds_below_one() -> None:
         Bundler(0, 10)
     with pytest.raises(ValueError, match="max_spans"):
         Bundler(4, 0)
+
+
+def test_bundler_origins_follow_every_span_across_records_and_bundles() -> None:
+    """Records larger than a bundle and bundles mixing records: every span's origin is the record
+    it was added with, bundles stay within max_spans, and each partition keeps input order."""
+    traces = [f"{i:032x}" for i in range(1, 9)]
+    records = {name: [_span(t, n) for n in range(size) for t in traces] for name, size in
+               (("r1", 2), ("r2", 1), ("r3", 3))}  # fmt: skip
+    bundler: Bundler[str] = Bundler(partitions=3, max_spans=4)
+    bundles = [b for name, spans in records.items() for b in bundler.add(spans, name)]
+    bundles += bundler.drain()
+    origin_of = {id(s): name for name, spans in records.items() for s in spans}
+    for bundle in bundles:
+        assert 1 <= len(bundle.spans) <= 4
+        assert [bundle.origin(i) for i in range(len(bundle.spans))] == [
+            origin_of[id(s)] for s in bundle.spans
+        ]
+    for partition in range(3):
+        got = [s for b in bundles if b.partition == partition for s in b.spans]
+        want = [
+            s for spans in records.values() for s in spans if partition_for_trace(s.trace_id, 3) == partition
+        ]
+        assert got == want
