@@ -139,7 +139,7 @@ class InMemoryTraceIndex:
         self.recent_max = recent_max
         self.stats = IndexStats()
         self._lock = threading.Lock()
-        self._traces: dict[str, dict[str, Any]] = {}
+        self._traces: dict[str, IndexWrite] = {}  # parsed only when read: puts outnumber gets
         self._recent: dict[tuple[str, bool], dict[str, int]] = {}
         self._links: dict[str, dict[tuple[str, str, str], dict[str, str]]] = {}
         self._closed = False
@@ -158,10 +158,10 @@ class InMemoryTraceIndex:
     def _put(self, write: IndexWrite) -> None:
         trace_id = write.trace_id
         old = self._traces.get(trace_id)
-        if old is not None and int(old["revision"]) > write.revision:
+        if old is not None and old.revision > write.revision:
             self.stats.stale += 1
             return
-        self._traces[trace_id] = orjson.loads(write.payload)
+        self._traces[trace_id] = write
         for service in write.services:
             for errors in (False, True) if write.has_errors else (False,):
                 bucket = self._recent.setdefault((service, errors), {})
@@ -175,11 +175,13 @@ class InMemoryTraceIndex:
 
     def get(self, trace_id: str) -> dict[str, Any] | None:
         with self._lock:
-            return self._traces.get(trace_id)
+            write = self._traces.get(trace_id)
+        return None if write is None else dict(orjson.loads(write.payload))
 
     def get_many(self, trace_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
         with self._lock:
-            return {t: self._traces[t] for t in trace_ids if t in self._traces}
+            found = {t: self._traces[t] for t in trace_ids if t in self._traces}
+        return {t: dict(orjson.loads(w.payload)) for t, w in found.items()}
 
     def recent(self, service: str, limit: int = 20, *, errors_only: bool = False) -> list[TraceSummary]:
         with self._lock:
