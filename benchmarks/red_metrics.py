@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import os
 import random
 import resource
 import subprocess
@@ -41,6 +40,7 @@ from pipeline.domain.codec import decode_bundle, encode_bundle  # noqa: E402
 from pipeline.domain.red.aggregate import RedAggregator  # noqa: E402
 from pipeline.domain.span import Span  # noqa: E402
 from pipeline.settings import Settings, load_settings  # noqa: E402
+from pipeline.testing.bench import process_cpu_s  # noqa: E402
 from pipeline.testing.workers import WorkerProcess  # noqa: E402
 
 PARTITIONS = 4
@@ -48,7 +48,6 @@ BUNDLE = 500
 S = 1_000_000_000
 T_MAIN = 1_700_000_000 * S
 T_WARM = T_MAIN - 3600 * S
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 GC_GEN0_THRESHOLD = 50_000  # as stream_apps/common.py::tune_gc
 SERVICES = [f"svc{i}" for i in range(10)]
 OPERATIONS = [f"op{i}" for i in range(5)]
@@ -84,11 +83,6 @@ def reader(bootstrap: str, settings: Settings, topic: str) -> Consumer:
     )
     consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(PARTITIONS)])
     return consumer
-
-
-def proc_cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
 def counted_spans(consumer: Consumer, since_ns: int, want: int, timeout: float) -> None:
@@ -163,12 +157,12 @@ def bench_red(bootstrap: str, n_spans: int, tmp: Path) -> None:
         warm = make_bundles(BUNDLE * PARTITIONS, T_WARM, 5, seed=2)
         produce_all(bootstrap, settings, settings.topic_spans_by_trace, warm)
         counted_spans(out, T_WARM, BUNDLE * PARTITIONS, timeout=240)
-        cpu0 = proc_cpu_s(worker.pid)
+        cpu0 = process_cpu_s(worker.pid)
         wall0 = time.perf_counter()
         produce_all(bootstrap, settings, settings.topic_spans_by_trace, bundles)
         counted_spans(out, T_MAIN, n_spans, timeout=120)
         wall = time.perf_counter() - wall0
-        cpu = proc_cpu_s(worker.pid) - cpu0
+        cpu = process_cpu_s(worker.pid) - cpu0
         out.close()
     finally:
         worker.stop()

@@ -12,7 +12,7 @@ import orjson
 
 from pipeline.domain.windows import WindowOptions
 from pipeline.settings import Settings
-from pipeline.testing.bench import TICKS_PER_S, process_cpu_s
+from pipeline.testing.bench import proc_stat, process_cpu_s
 from pipeline.testing.workers import WorkerProcess
 
 from .inputs import Batches, make_batches, produce_all, read_until, reader
@@ -25,18 +25,11 @@ def thread_cpu_s(pid: int) -> dict[str, float]:
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
             name = (task / "comm").read_text().strip()
-            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            cpu = proc_stat(task / "stat").cpu_s
         except OSError:
             continue
-        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / TICKS_PER_S
+        out[name] = out.get(name, 0.0) + cpu
     return out
-
-
-def faults_and_sys(pid: int) -> tuple[int, float]:
-    """(minor page faults, system CPU seconds) of process `pid` so far: a page fault costs ~4.5 µs
-    on this kind of VM, so memory that the allocator returns and touches again is a CPU cost."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return int(fields[7]), int(fields[12]) / TICKS_PER_S
 
 
 def idle_cpu_pct(pids: list[int], seconds: float = 10.0, settle_s: float = 5.0) -> list[float]:
@@ -89,7 +82,7 @@ def run_pipeline(
     consumer = reader(bootstrap, settings, settings.topic_traces)
     cpu0 = [process_cpu_s(w.pid) for w in workers]
     threads0 = [thread_cpu_s(w.pid) for w in workers]
-    faults0 = [faults_and_sys(w.pid) for w in workers]
+    stat0 = [proc_stat(Path(f"/proc/{w.pid}/stat")) for w in workers]
     spies = [start_profiler(w.pid, profile_dir / f"{w.name}.folded") for w in workers] if profile_dir else []
     wall0 = time.perf_counter()
     produce_all(bootstrap, settings, settings.topic_spans_in, batches)
@@ -104,14 +97,16 @@ def run_pipeline(
     read_until(consumer, done, timeout=300)
     wall = time.perf_counter() - wall0
     cpu = [process_cpu_s(w.pid) - c0 for w, c0 in zip(workers, cpu0, strict=True)]
-    for w, t0, (flt0, sys0) in zip(workers, threads0, faults0, strict=True):
+    # Page faults: ~4.5 µs each on this kind of VM, so memory the allocator returns and
+    # touches again is a CPU cost worth seeing.
+    for w, t0, s0 in zip(workers, threads0, stat0, strict=True):
         t1 = thread_cpu_s(w.pid)
         busy = sorted(((t1[k] - t0.get(k, 0.0), k) for k in t1), reverse=True)[:6]
-        flt, sys_s = faults_and_sys(w.pid)
+        s1 = proc_stat(Path(f"/proc/{w.pid}/stat"))
         print(
             f"  {w.name} CPU by thread: "
             + ", ".join(f"{k} {v:.2f}s" for v, k in busy)
-            + f"; system {sys_s - sys0:.2f}s, {flt - flt0:,} page faults",
+            + f"; system {s1.system_s - s0.system_s:.2f}s, {s1.minor_faults - s0.minor_faults:,} page faults",
             flush=True,
         )
     for spy in spies:

@@ -14,10 +14,26 @@ from pathlib import Path
 TICKS_PER_S = os.sysconf("SC_CLK_TCK")
 
 
+@dataclass(frozen=True, slots=True)
+class ProcStat:
+    """What the benchmarks read of a process's or thread's /proc `stat` file (Linux)."""
+
+    cpu_s: float  # user + system
+    system_s: float
+    minor_faults: int  # each costs microseconds on a VM: a sign of memory returned and re-touched
+
+
+def proc_stat(path: Path) -> ProcStat:
+    """Parse `path` (/proc/PID/stat or /proc/PID/task/TID/stat); fields count from after the
+    parenthesised command name, which may itself contain spaces."""
+    fields = path.read_text().rsplit(")", 1)[1].split()
+    user, system = int(fields[11]) / TICKS_PER_S, int(fields[12]) / TICKS_PER_S
+    return ProcStat(user + system, system, int(fields[7]))
+
+
 def process_cpu_s(pid: int) -> float:
-    """User + system CPU seconds of process `pid` (all its threads), from /proc/PID/stat (Linux)."""
-    after_name = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(after_name[11]) + int(after_name[12])) / TICKS_PER_S
+    """User + system CPU seconds of process `pid` (all its threads)."""
+    return proc_stat(Path(f"/proc/{pid}/stat")).cpu_s
 
 
 @dataclass(slots=True)
