@@ -123,19 +123,3 @@ class Bundler(Generic[T]):
         out = [Bundle(p, spans, self._runs[p]) for p, spans in self._pending.items()]
         self._pending, self._runs, self._partition_of = {}, {}, {}
         return out
-
-
-def bundles_by_partition(
-    spans: Iterable[Span], partitions: int, max_spans: int
-) -> dict[int, list[list[Span]]]:
-    """Group spans into bundles for `obspipe.spans-by-trace`: partition -> bundles of <= max_spans,
-    in input order (a `Bundler` over all of `spans` at once).
-
-    Raises:
-        ValueError: `partitions` or `max_spans` < 1.
-    """
-    bundler: Bundler[None] = Bundler(partitions, max_spans)
-    out: dict[int, list[list[Span]]] = {}
-    for bundle in [*bundler.add(spans, None), *bundler.drain()]:
-        out.setdefault(bundle.partition, []).append(bundle.spans)
-    return out

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.domain.partitioning import Bundler, bundles_by_partition, fnv1a_32, partition_for_trace
+from pipeline.domain.partitioning import Bundler, fnv1a_32, partition_for_trace
 from pipeline.domain.span import Span
 
 
@@ -50,7 +50,10 @@ def test_bundles_hold_one_partition_each_and_respect_the_size_bound() -> None:
     """Every bundle holds spans of one partition only, at most max_spans of them, in input order."""
     traces = [f"{i:032x}" for i in range(1, 21)]
     spans = [_span(t, n) for n in range(5) for t in traces]  # 100 spans, interleaved traces
-    bundles = bundles_by_partition(spans, partitions=4, max_spans=7)
+    bundler: Bundler[None] = Bundler(partitions=4, max_spans=7)
+    bundles: dict[int, list[list[Span]]] = {}
+    for bundle in [*bundler.add(spans, None), *bundler.drain()]:
+        bundles.setdefault(bundle.partition, []).append(bundle.spans)
     seen: list[Span] = []
     for partition, group in bundles.items():
         for bundle in group:
@@ -66,7 +69,9 @@ def test_bundles_hold_one_partition_each_and_respect_the_size_bound() -> None:
 
 def test_no_spans_no_bundles() -> None:
     """An empty input gives no bundles at all (no empty records are produced)."""
-    assert bundles_by_partition([], partitions=4, max_spans=10) == {}
+    bundler: Bundler[None] = Bundler(partitions=4, max_spans=10)
+    assert bundler.add([], None) == []
+    assert bundler.drain() == []
 
 
 def test_bundler_hands_out_a_bundle_as_soon_as_it_is_full_with_each_spans_origin() -> None:
